@@ -1,0 +1,29 @@
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+
+@register.simple_tag
+def avatar(party, size: str = "", square: bool = False):
+    """A creator's or organization's avatar: the uploaded image, or initials on a stable colour."""
+    classes = " ".join(c for c in ("avatar", size, "square" if square else "") if c)
+    image = getattr(party, "avatar", None)
+    if image:
+        return format_html('<span class="{}"><img src="{}" alt=""></span>', classes, image.url)
+    return format_html(
+        '<span class="{}" style="background:{}" aria-hidden="true">{}</span>',
+        classes,
+        party.avatar_colour,
+        party.initials,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def nav_current(context, *url_names):
+    """``aria-current="page"`` when the current view is one of ``url_names`` (namespaced)."""
+    match = getattr(context.get("request"), "resolver_match", None)
+    if match and match.view_name in url_names:
+        return mark_safe('aria-current="page"')  # noqa: S308 - a constant
+    return ""

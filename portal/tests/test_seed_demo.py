@@ -1,0 +1,39 @@
+import pytest
+from django.apps import apps
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from portal.factories import DEMO_PASSWORD
+from portal.models import Membership
+
+pytestmark = pytest.mark.django_db
+
+DEMO_USERS = ["creator", "creator2", "shop", "shop-staff", "agency", "admin"]
+
+
+def _counts():
+    models = [m for app in ("portal", "grants", "livestreams") for m in apps.get_app_config(app).get_models()]
+    return {m._meta.label: m.objects.count() for m in models}
+
+
+def test_seed_demo_twice_adds_nothing(capsys):
+    call_command("seed_demo")
+    first = _counts()
+    out = capsys.readouterr().out
+    for username in DEMO_USERS:
+        assert username in out
+    call_command("seed_demo")
+    assert _counts() == first
+    assert first["portal.Creator"] >= 30
+    assert first["portal.Organization"] >= 30
+
+
+def test_demo_accounts_log_in_with_the_demo_password():
+    call_command("seed_demo")
+    for username in DEMO_USERS:
+        assert authenticate(username=username, password=DEMO_PASSWORD) is not None, username
+    shop_staff = authenticate(username="shop-staff", password=DEMO_PASSWORD)
+    assert shop_staff.membership.role == Membership.Role.SUB
+    assert shop_staff.membership.organization.main_account.username == "shop"
+    assert authenticate(username="agency", password=DEMO_PASSWORD).membership.organization.kind == "agency"
+    assert authenticate(username="admin", password=DEMO_PASSWORD).is_superuser
