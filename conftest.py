@@ -24,13 +24,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--lang=zh-CN",
 ]
 SCREENSHOTS = Path(__file__).resolve().parent / "docs" / "screenshots"
 
 
 def chromium_missing_reason() -> str | None:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium; REQUIRE_BROWSER=1 turns this skip into a failure)"
+        return (
+            f"Chromium not found at {CHROMIUM} "
+            "(apt-get install chromium; REQUIRE_BROWSER=1 turns this skip into a failure)"
+        )
     return None
 
 

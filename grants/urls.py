@@ -5,6 +5,13 @@ from . import views
 app_name = "grants"
 urlpatterns = [
     path("grants/", views.creator_grants, name="creator_grants"),
+    path("grants/new/", views.authorize, name="authorize"),
+    path("grants/organizations/", views.organization_search, name="organization_search"),
+    path("grants/<int:grant_id>/", views.grant_detail, name="grant_detail"),
+    path("grants/<int:grant_id>/revoke/", views.revoke, name="revoke"),
+    path("grants/<int:grant_id>/renew-early/", views.renew_early, name="renew_early"),
+    path("grants/<int:grant_id>/renew/", views.renew, name="renew"),
     path("requests/", views.creator_requests, name="creator_requests"),
     path("org/", views.org_home, name="org_home"),
+    path("perspective/", views.switch_perspective, name="switch_perspective"),
 ]

@@ -1,25 +1,328 @@
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+"""Authorization management pages of both perspectives (function views, HTMX partials by the view).
+
+Each view: parse → a lookup that starts from the user → one service call → full page, partial or
+redirect. Every HTMX interaction is also a plain link or form post (post/redirect/get).
+"""
+
+from __future__ import annotations
+
+import datetime
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
+
+from portal.models import Creator, Organization
+from portal.pagination import paginate
+
+from . import perspective as perspectives
+from . import services
+from .forms import AuthorizeForm, RenewEarlyForm, RenewForm
+from .models import Grant, GrantStatus, today
+
+SEARCH_MAX = 50
 
 
-def _creator_of(request):
+def _creator_of(request: HttpRequest) -> Creator:
     creator = request.user.creator_or_none
     if creator is None:
         raise PermissionDenied
     return creator
 
 
-def creator_grants(request):
-    _creator_of(request)
-    return render(request, "grants/placeholder.html", {"title": "数据授权管理"})
+def _main_membership_of(request: HttpRequest):
+    membership = request.user.membership_or_none
+    if membership is None or not membership.is_main:
+        raise PermissionDenied
+    return membership
+
+
+def _status_param(querydict: QueryDict) -> str | None:
+    status = querydict.get("status")
+    return status if status in GrantStatus.values else None
+
+
+def _search_param(querydict: QueryDict) -> str:
+    return (querydict.get("q") or "").strip()[:SEARCH_MAX]
+
+
+def _tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int]]:
+    return [(None, _("全部"), counts["all"])] + [
+        (status, GrantStatus(status).label, counts[status]) for status in GrantStatus.values
+    ]
+
+
+# --- creator: 数据授权管理 -----------------------------------------------------------------------
+
+
+def _creator_list_context(request: HttpRequest, creator: Creator, querydict: QueryDict, highlight=None) -> dict:
+    status, term = _status_param(querydict), _search_param(querydict)
+    grants = Grant.objects.for_creator(creator).latest_per_pair().search_organization(term)
+    counts = grants.status_counts()
+    if status:
+        grants = grants.with_status_in([status])
+    page = paginate(grants.select_related("organization").nearest_expiry_first(), request)
+    return {
+        "creator": creator,
+        "page": page,
+        "tabs": _tabs(counts),
+        "status": status,
+        "q": term,
+        "highlight": highlight,
+        "query_params": querydict,
+    }
+
+
+@require_GET
+def creator_grants(request: HttpRequest) -> HttpResponse:
+    creator = _creator_of(request)
+    context = _creator_list_context(request, creator, request.GET)
+    template = "grants/creator_grants.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#grant-list"
+    return render(request, template, context)
+
+
+def _after_action(request: HttpRequest, creator: Creator, grant: Grant, message: str) -> HttpResponse:
+    """Success: HTMX refreshes the list in place (or the page); a plain post redirects (PRG)."""
+    messages.success(request, message)
+    if not request.htmx:
+        return redirect(_safe_next(request) or reverse("grants:creator_grants"))
+    current = urlsplit(request.htmx.current_url or "")
+    if current.path != reverse("grants:creator_grants"):
+        return HttpResponseClientRefresh()
+    context = _creator_list_context(request, creator, QueryDict(current.query), highlight=grant.pk)
+    response = render(request, "grants/_action_done.html", context)
+    return trigger_client_event(response, "close-dialog")
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return None
+
+
+def _render_action(request, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """The dialog fragment for HTMX, the full page otherwise (same template).
+
+    A refused form is 422 as a page; as a fragment it is 200, because the dialog swaps it in like
+    any other content (and browsers log every 4xx as a console error).
+    """
+    if request.htmx:
+        return render(request, f"{template}#dialog-body", context)
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def authorize(request: HttpRequest) -> HttpResponse:
+    creator = _creator_of(request)
+    if request.method == "POST":
+        form = AuthorizeForm(request.POST)
+        if form.is_valid():
+            try:
+                grant = services.authorize(creator=creator, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.apply_service_error(error)
+            else:
+                return _after_action(
+                    request, creator, grant, _("已授权「%(org)s」查看全部带货数据。") % {"org": grant.organization.name}
+                )
+    else:
+        initial = {"starts_on": today()}
+        org_id = request.GET.get("organization")
+        if org_id and org_id.isdigit():
+            initial["organization"] = int(org_id)
+        for key in ("starts_on", "ends_on"):
+            if request.GET.get(key):
+                initial[key] = request.GET[key]
+        form = AuthorizeForm(initial=initial)
+    term = _search_param(request.GET)
+    selected = _selected_organization(creator, form)
+    context = {
+        "form": form,
+        "q": term,
+        "results": _organization_results(creator, term) if term else [],
+        "selected": selected,
+        "next": _safe_next(request) or "",
+    }
+    status = 422 if request.method == "POST" else 200
+    return _render_action(request, "grants/authorize.html", context, status=status)
+
+
+def _organization_results(creator: Creator, term: str) -> list[Organization]:
+    """Up to 10 shops/agencies matching ``term``, each with this creator's latest grant to it."""
+    organizations = list(Organization.objects.filter(name__icontains=term).order_by("name", "pk")[:10])
+    latest = {
+        g.organization_id: g
+        for g in Grant.objects.for_creator(creator).latest_per_pair().filter(organization__in=organizations)
+    }
+    for organization in organizations:
+        organization.latest_grant = latest.get(organization.pk)
+    return organizations
+
+
+def _selected_organization(creator: Creator, form: AuthorizeForm) -> Organization | None:
+    value = form["organization"].value()
+    if not value or not str(value).isdigit():
+        return None
+    organization = Organization.objects.filter(pk=value).first()
+    if organization is not None:
+        organization.latest_grant = (
+            Grant.objects.for_creator(creator).latest_per_pair().filter(organization=organization).first()
+        )
+    return organization
+
+
+@require_GET
+def organization_search(request: HttpRequest) -> HttpResponse:
+    """The picker's active search: result items only (the authorize page renders the same list)."""
+    creator = _creator_of(request)
+    term = _search_param(request.GET)
+    context = {"q": term, "results": _organization_results(creator, term) if term else []}
+    return render(request, "grants/authorize.html#org-results", context)
+
+
+def _creator_grant(request: HttpRequest, grant_id: int) -> tuple[Creator, Grant]:
+    """The creator's own grant, or 404 — another creator's grant is as absent as a missing one."""
+    creator = _creator_of(request)
+    grant = get_object_or_404(Grant.objects.for_creator(creator).select_related("organization"), pk=grant_id)
+    grant.creator = creator
+    return creator, grant
+
+
+@require_http_methods(["GET", "POST"])
+def revoke(request: HttpRequest, grant_id: int) -> HttpResponse:
+    creator, grant = _creator_grant(request, grant_id)
+    error = None
+    if request.method == "POST":
+        try:
+            grant = services.revoke(grant=grant, actor=request.user)
+        except ValidationError as exc:
+            error = exc
+        else:
+            return _after_action(
+                request, creator, grant, _("已解除「%(org)s」的全部数据授权。") % {"org": grant.organization.name}
+            )
+    context = {"grant": grant, "errors": error.messages if error else [], "next": _safe_next(request) or ""}
+    return _render_action(request, "grants/revoke.html", context, status=422 if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def renew_early(request: HttpRequest, grant_id: int) -> HttpResponse:
+    creator, grant = _creator_grant(request, grant_id)
+    form = RenewEarlyForm(request.POST or None, grant=grant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = services.renew_early(grant=grant, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.apply_service_error(error)
+        else:
+            return _after_action(
+                request, creator, grant,
+                _("已为「%(org)s」提前续约至 %(end)s。") % {"org": grant.organization.name, "end": grant.ends_on},
+            )  # fmt: skip
+    context = {
+        "grant": grant,
+        "form": form,
+        "tomorrow": today() + datetime.timedelta(days=1),
+        "next": _safe_next(request) or "",
+    }
+    return _render_action(request, "grants/renew_early.html", context, status=422 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def renew(request: HttpRequest, grant_id: int) -> HttpResponse:
+    creator, grant = _creator_grant(request, grant_id)
+    form = RenewForm(request.POST or None, initial={"starts_on": today()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = services.renew(grant=grant, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.apply_service_error(error)
+        else:
+            return _after_action(
+                request, creator, grant,
+                _("已为「%(org)s」续约：%(start)s 至 %(end)s。")
+                % {"org": grant.organization.name, "start": grant.starts_on, "end": grant.ends_on},
+            )  # fmt: skip
+    context = {"grant": grant, "form": form, "next": _safe_next(request) or ""}
+    return _render_action(request, "grants/renew.html", context, status=422 if form.errors else 200)
+
+
+@require_GET
+def grant_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
+    """A grant and its history, for the owning creator and the organization's main account."""
+    grant = get_object_or_404(
+        Grant.objects.visible_to(request.user).select_related("creator", "organization"), pk=grant_id
+    )
+    events = grant.events.select_related("actor__creator", "actor__membership__organization")
+    earlier = (
+        Grant.objects.for_creator(grant.creator_id)
+        .for_organization(grant.organization_id)
+        .exclude(pk=grant.pk)
+        .order_by("-created_at", "-pk")
+    )
+    context = {
+        "grant": grant,
+        "events": events,
+        "earlier": earlier,
+        "is_owner": grant.creator.user_id == request.user.pk,
+    }
+    return render(request, "grants/grant_detail.html", context)
+
+
+# --- organization: 个人中心 ---------------------------------------------------------------------
+
+
+@require_GET
+def org_home(request: HttpRequest) -> HttpResponse:
+    membership = request.user.membership_or_none
+    if membership is None:
+        raise PermissionDenied
+    context = {"membership": membership, "organization": membership.organization}
+    if membership.is_main:
+        status, term = _status_param(request.GET), _search_param(request.GET)
+        grants = Grant.objects.for_organization(membership.organization_id).latest_per_pair().search_creator(term)
+        counts = grants.status_counts()
+        if status:
+            grants = grants.with_status_in([status])
+        context.update(
+            page=paginate(grants.select_related("creator").nearest_expiry_first(), request),
+            tabs=_tabs(counts),
+            status=status,
+            q=term,
+        )
+    template = "grants/org_home.html"
+    if request.htmx and not request.htmx.boosted and membership.is_main:
+        template += "#creator-list"
+    return render(request, template, context)
+
+
+@require_POST
+def switch_perspective(request: HttpRequest) -> HttpResponse:
+    """Choose whose data to view: a creator (active grant required) or the organization itself."""
+    _main_membership_of(request)
+    creator_id = request.POST.get("creator")
+    if not creator_id:
+        perspectives.forget(request)
+        return redirect("grants:org_home")
+    if not creator_id.isdigit():
+        raise Http404
+    chosen = perspectives.choose(request, int(creator_id))
+    return redirect("livestreams:creator_overview", creator_id=chosen.creator.pk)
+
+
+# --- placeholders until the livestream requests land --------------------------------------
 
 
 def creator_requests(request):
     _creator_of(request)
-    return render(request, "grants/placeholder.html", {"title": "直播间数据管理"})
-
-
-def org_home(request):
-    if request.user.membership_or_none is None:
-        raise PermissionDenied
-    return render(request, "grants/placeholder.html", {"title": "个人中心"})
+    return render(request, "grants/placeholder.html", {"title": _("直播间数据管理")})

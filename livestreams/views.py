@@ -1,13 +1,11 @@
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from portal.models import Creator
+from grants.perspective import creator_data_view
 
 
-def creator_overview(request, creator_id: int):
-    creator = get_object_or_404(Creator, pk=creator_id)
-    if request.user.creator_or_none != creator:
-        raise Http404
+@creator_data_view
+def creator_overview(request, creator):
     return render(request, "grants/placeholder.html", {"title": creator.name})
 
 

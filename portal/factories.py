@@ -12,7 +12,7 @@ from faker import Faker
 
 from .models import Creator, Membership, Organization, User
 
-DEMO_PASSWORD = "demo-pass-123"
+DEMO_PASSWORD = "demo-pass-123"  # noqa: S105 - the documented demo password
 
 # One zh_CN generator; it shares the random state that factory.random.reseed_random() seeds.
 _fake = Faker("zh_CN")
@@ -69,17 +69,13 @@ class OrganizationFactory(DjangoModelFactory):
 
 class ShopFactory(OrganizationFactory):
     kind = Organization.Kind.SHOP
-    name = factory.Sequence(
-        lambda n: f"{_fake.company_prefix()}{('旗舰店', '官方店', '专营店', '优选店')[n % 4]}"
-    )
+    name = factory.Sequence(lambda n: f"{_fake.company_prefix()}{('旗舰店', '官方店', '专营店', '优选店')[n % 4]}")
     code = factory.Sequence(lambda n: f"shop-{n:05d}")
 
 
 class AgencyFactory(OrganizationFactory):
     kind = Organization.Kind.AGENCY
-    name = factory.Sequence(
-        lambda n: f"{_fake.company_prefix()}{('文化传媒', 'MCN', '网络科技', '传媒机构')[n % 4]}"
-    )
+    name = factory.Sequence(lambda n: f"{_fake.company_prefix()}{('文化传媒', 'MCN', '网络科技', '传媒机构')[n % 4]}")
     code = factory.Sequence(lambda n: f"agency-{n:05d}")
 
 

@@ -53,7 +53,7 @@ class AvatarMixin:
 
     @property
     def avatar_colour(self) -> str:
-        digest = hashlib.sha1(f"{type(self).__name__}:{self.pk}".encode()).digest()
+        digest = hashlib.sha1(f"{type(self).__name__}:{self.pk}".encode(), usedforsecurity=False).digest()
         return self.AVATAR_COLOURS[digest[0] % len(self.AVATAR_COLOURS)]
 
 
@@ -106,9 +106,7 @@ class Organization(AvatarMixin, models.Model):
     @property
     def main_account(self) -> User | None:
         """The organization's one main account (主账号)."""
-        membership = (
-            self.memberships.select_related("user").filter(role=Membership.Role.MAIN).first()
-        )
+        membership = self.memberships.select_related("user").filter(role=Membership.Role.MAIN).first()
         return membership.user if membership else None
 
 

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "grants.perspective.PerspectiveMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -79,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.party",
+                "grants.context_processors.perspective",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },

@@ -27,3 +27,21 @@ def nav_current(context, *url_names):
     if match and match.view_name in url_names:
         return mark_safe('aria-current="page"')  # noqa: S308 - a constant
     return ""
+
+
+@register.simple_tag(takes_context=True)
+def query(context, **changes):
+    """The current query string with ``changes`` applied (``None``/"" removes a key); starts with ``?``.
+
+    "Current" is the request's, or ``query_params`` when a view renders a list for another URL
+    (an action that refreshes the list it was started from).
+    """
+    base = context.get("query_params")
+    params = (base if base is not None else context["request"].GET).copy()
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"

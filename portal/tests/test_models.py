@@ -2,7 +2,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from portal.factories import AgencyFactory, CreatorFactory, MainAccountFactory, ShopFactory, SubAccountFactory, UserFactory
+from portal.factories import (
+    AgencyFactory,
+    CreatorFactory,
+    MainAccountFactory,
+    ShopFactory,
+    SubAccountFactory,
+    UserFactory,
+)
 from portal.models import Membership, Organization
 
 pytestmark = pytest.mark.django_db

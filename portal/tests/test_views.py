@@ -94,6 +94,6 @@ def test_healthz_answers_without_login(client):
 def test_page_shell_carries_csrf_header_and_htmx(client):
     client.force_login(CreatorFactory().user)
     page = client.get(reverse("grants:creator_grants")).content.decode()
-    assert "hx-headers='{\"X-CSRFToken\": \"" in page
+    assert 'hx-headers=\'{"X-CSRFToken": "' in page
     assert "htmx" in page
     assert "https://" not in page.split("<body")[0], "nothing may load from the internet"

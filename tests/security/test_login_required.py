@@ -10,7 +10,7 @@ ROUTES = [r for r in all_routes() if r.name not in PUBLIC]
 
 
 def _url(route):
-    kwargs = {name: 1 for name in route.params}
+    kwargs = dict.fromkeys(route.params, 1)
     return reverse(route.name, kwargs=kwargs)
 
 

@@ -4,11 +4,15 @@ This is the one place that composes every app's factories. Each step is keyed by
 (username, douyin_id, organization code, ...), so running the command twice adds nothing.
 """
 
-from django.core.management.base import BaseCommand
-from django.db import transaction
+import datetime
 
 import factory.random
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
 
+from grants.factories import GrantFactory
+from grants.models import Grant
 from portal.factories import DEMO_PASSWORD, AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
 from portal.models import Creator, Membership, Organization, User
 
@@ -35,7 +39,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             world = seed_parties()
             self.extend(world)
-        self.stdout.write(self.style.SUCCESS("Demo world ready. Demo logins (password: %s):" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo world ready. Demo logins (password: {DEMO_PASSWORD}):"))
         for username, role in DEMO_ACCOUNTS:
             self.stdout.write(f"  {username:<12} {role}")
         self.stdout.write(
@@ -44,7 +48,42 @@ class Command(BaseCommand):
         )
 
     def extend(self, world: dict) -> None:
-        """Later sections of the demo world (grants, livestreams) hook in here."""
+        seed_grants(world)
+
+
+def seed_grants(world: dict) -> None:
+    """``creator`` has grants in every status (``shop`` active, ``agency`` expired) and enough to
+    page through; other creators have granted ``shop`` in every status too."""
+    creator, shop, agency = world["creator"], world["shop"], world["agency"]
+    if Grant.objects.for_creator(creator).exists():
+        return
+    day = timezone.localdate()
+
+    def on(offset: int) -> datetime.date:
+        return day + datetime.timedelta(days=offset)
+
+    GrantFactory(creator=creator, organization=shop, starts_on=on(-45), ends_on=on(75))
+    GrantFactory(creator=creator, organization=agency, starts_on=on(-120), ends_on=on(-8))
+    # Shops and agencies alternate, so both kinds show on the first page.
+    others = [org for pair in zip(world["shops"], world["agencies"] * 3, strict=False) for org in pair]
+    # (start, end, revoked) relative to today: every status, "今天到期", and a revoked-then-regranted pair.
+    plan = [
+        (-30, 0, False), (-10, 3, False), (-60, 20, False), (-5, 180, False), (2, 30, False), (10, 100, False),
+        (-90, -1, False), (-200, -100, False), (-40, 50, True), (5, 60, True), (-15, 15, False), (-3, 400, False),
+        (1, 1, False), (-365, -30, False), (-20, 10, True), (-7, 7, False), (-100, -60, False), (-2, 90, False),
+        (3, 33, False), (-50, -20, False), (-1, 45, False), (-80, 10, True), (-25, 60, False), (-9, 2, False),
+    ]  # fmt: skip
+    for organization, (start, end, revoked) in zip(others, plan, strict=False):
+        GrantFactory(creator=creator, organization=organization, starts_on=on(start), ends_on=on(end), revoked=revoked)
+    old = GrantFactory(
+        creator=creator, organization=others[len(plan)], starts_on=on(-90), ends_on=on(-30), revoked=True
+    )
+    GrantFactory(creator=old.creator, organization=old.organization, starts_on=on(-10), ends_on=on(50))
+    # Other creators granting ``shop``: its personal center has creators in every status.
+    statuses = [(-20, 40, False), (5, 35, False), (-60, -5, False), (-30, 30, True), (-3, 0, False)]
+    GrantFactory(creator=world["creator2"], organization=shop, starts_on=on(-12), ends_on=on(18))
+    for other, (start, end, revoked) in zip(world["creators"], statuses * 3, strict=False):
+        GrantFactory(creator=other, organization=shop, starts_on=on(start), ends_on=on(end), revoked=revoked)
 
 
 def _demo_user(username: str) -> dict:

@@ -1,0 +1,73 @@
+"""Forms parse and check the shape of input; the rules themselves are the services'."""
+
+import datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Organization
+
+from .models import today
+
+DATE_ERRORS = {"required": _("请选择日期。"), "invalid": _("请输入有效的日期（YYYY-MM-DD）。")}
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def date_field(label, **kwargs) -> forms.DateField:
+    return forms.DateField(
+        label=label, widget=DateInput(), input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS, **kwargs
+    )
+
+
+class ServiceForm(forms.Form):
+    """A form whose ``apply_service_error`` shows a service's ValidationError inline."""
+
+    def apply_service_error(self, error: ValidationError) -> None:
+        if hasattr(error, "error_dict"):
+            for field, errors in error.error_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        else:
+            self.add_error(None, error)
+
+
+class AuthorizeForm(ServiceForm):
+    organization = forms.ModelChoiceField(
+        label=_("商家/机构"),
+        queryset=Organization.objects.all(),
+        widget=forms.HiddenInput,
+        error_messages={"required": _("请先搜索并选择商家/机构。"), "invalid_choice": _("所选商家/机构不存在。")},
+    )
+    starts_on = date_field(_("开始日期"))
+    ends_on = date_field(_("截止日期"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        day = today().isoformat()
+        self.fields["starts_on"].widget.attrs["min"] = day
+        self.fields["ends_on"].widget.attrs["min"] = day
+
+
+class RenewEarlyForm(ServiceForm):
+    ends_on = date_field(_("新的截止日期"))
+
+    def __init__(self, *args, grant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ends_on"].widget.attrs["min"] = (grant.ends_on + datetime.timedelta(days=1)).isoformat()
+
+
+class RenewForm(ServiceForm):
+    starts_on = date_field(_("开始日期"))
+    ends_on = date_field(_("截止日期"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        day = today().isoformat()
+        self.fields["starts_on"].widget.attrs["min"] = day
+        self.fields["ends_on"].widget.attrs["min"] = day

@@ -1,0 +1,167 @@
+"""Every rule of SPEC §4–§5: the only place that changes grants and livestream access requests.
+
+Each service is keyword-only, runs in one transaction, locks the row it changes
+(``select_for_update``), lets the model's guard decide, refuses with ``ValidationError`` (with a
+``code``) or ``PermissionDenied``, writes exactly one history event, and returns the object.
+Nothing is written when it refuses.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from portal.models import Creator, Organization
+
+from .models import Grant, GrantEvent, GrantStatus, today
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+def _refuse(code: str, message: str, field: str | None = None) -> ValidationError:
+    error = ValidationError(message, code=code)
+    return ValidationError({field: error}) if field else error
+
+
+def _require_creator(creator: Creator, actor) -> None:
+    """Only the creator who owns the grant may operate on it."""
+    if actor is None or not actor.is_authenticated or creator.user_id != actor.pk:
+        raise PermissionDenied(_("只有授权的达人本人可以执行此操作。"))
+
+
+def _check_period(starts_on: datetime.date, ends_on: datetime.date, day: datetime.date) -> None:
+    if starts_on < day:
+        raise _refuse("starts_in_past", _("开始日期不能早于今天（%(today)s）。") % {"today": _d(day)}, "starts_on")
+    if ends_on < starts_on:
+        raise _refuse("ends_before_start", _("截止日期不能早于开始日期。"), "ends_on")
+
+
+def _d(day: datetime.date) -> str:
+    return date_format(day, "Y-m-d")
+
+
+def _lock(grant: Grant) -> Grant:
+    """Re-read the grant under a row lock, so two operations on it are serialized."""
+    return Grant.objects.select_for_update().select_related("creator", "organization").get(pk=grant.pk)
+
+
+# --- full-data grants -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def authorize(
+    *, creator: Creator, organization: Organization, starts_on: datetime.date, ends_on: datetime.date, actor
+) -> Grant:
+    """授权: a new grant, for an organization with no scheduled, active or expired grant (never
+    granted, or only revoked ones)."""
+    _require_creator(creator, actor)
+    day = today()
+    # Serialize this creator's authorizations: the pair may have no row yet to lock.
+    Creator.objects.select_for_update().filter(pk=creator.pk).exists()
+    existing = Grant.objects.for_creator(creator).for_organization(organization).not_revoked().first()
+    if existing is not None:
+        raise _existing_grant_refusal(existing, day)
+    _check_period(starts_on, ends_on, day)
+    Grant.objects.for_creator(creator).for_organization(organization).latest_per_pair().update(is_latest=False)
+    grant = Grant(creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on)
+    grant.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            grant.save()
+    except IntegrityError as error:  # a concurrent authorization of the same pair won the race
+        raise _refuse("already_granted", _("该商家/机构已有未解除的授权。")) from error
+    _record(grant, GrantEvent.Operation.AUTHORIZE, actor, after=grant)
+    return grant
+
+
+def _existing_grant_refusal(grant: Grant, day: datetime.date) -> ValidationError:
+    status = grant.status_on(day)
+    hint = {
+        GrantStatus.SCHEDULED: _("该商家/机构已有待生效的授权，可提前续约或解除授权。"),
+        GrantStatus.ACTIVE: _("该商家/机构已有生效中的授权，可提前续约或解除授权。"),
+        GrantStatus.EXPIRED: _("该商家/机构的授权已到期，请使用续约。"),
+    }[status]
+    return _refuse("already_granted", hint, "organization")
+
+
+@transaction.atomic
+def revoke(*, grant: Grant, actor) -> Grant:
+    """解除授权: from scheduled or active to revoked, effective at once."""
+    _require_creator(grant.creator, actor)
+    grant = _lock(grant)
+    if not grant.can_revoke():
+        raise _refuse("not_revocable", _("只能解除待生效或生效中的授权（当前：%(status)s）。") % _status(grant))
+    before = (grant.starts_on, grant.ends_on)
+    grant.revoked_at = timezone.now()
+    grant.revoked_by = actor
+    grant.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
+    _record(grant, GrantEvent.Operation.REVOKE, actor, before=before, after=grant)
+    return grant
+
+
+@transaction.atomic
+def renew_early(*, grant: Grant, ends_on: datetime.date, actor) -> Grant:
+    """提前续约: a scheduled or active grant's end moves out; the renewal period starts tomorrow
+    (fixed), ``starts_on`` stays, and access stays continuous."""
+    _require_creator(grant.creator, actor)
+    grant = _lock(grant)
+    day = today()
+    if not grant.can_renew_early(day):
+        raise _refuse(
+            "not_renewable_early", _("只能对待生效或生效中的授权提前续约（当前：%(status)s）。") % _status(grant)
+        )
+    if ends_on <= grant.ends_on:
+        raise _refuse(
+            "end_not_later",
+            _("新的截止日期必须晚于当前截止日期（%(ends_on)s）。") % {"ends_on": _d(grant.ends_on)},
+            "ends_on",
+        )
+    before = (grant.starts_on, grant.ends_on)
+    grant.ends_on = ends_on
+    grant.full_clean(validate_constraints=False)
+    grant.save(update_fields=["ends_on", "updated_at"])
+    _record(
+        grant, GrantEvent.Operation.RENEW_EARLY, actor, before=before, after=grant,
+        renewal_starts_on=day + datetime.timedelta(days=1),
+    )  # fmt: skip
+    return grant
+
+
+@transaction.atomic
+def renew(*, grant: Grant, starts_on: datetime.date, ends_on: datetime.date, actor) -> Grant:
+    """续约: an expired grant takes a new period (and becomes scheduled or active)."""
+    _require_creator(grant.creator, actor)
+    grant = _lock(grant)
+    day = today()
+    if not grant.can_renew(day):
+        raise _refuse("not_expired", _("只能对已到期的授权续约（当前：%(status)s）。") % _status(grant))
+    _check_period(starts_on, ends_on, day)
+    before = (grant.starts_on, grant.ends_on)
+    grant.starts_on, grant.ends_on = starts_on, ends_on
+    grant.full_clean(validate_constraints=False)
+    grant.save(update_fields=["starts_on", "ends_on", "updated_at"])
+    _record(grant, GrantEvent.Operation.RENEW, actor, before=before, after=grant)
+    return grant
+
+
+def _status(grant: Grant) -> dict:
+    return {"status": grant.status.label}
+
+
+def _record(grant: Grant, operation: str, actor, *, before=None, after: Grant, renewal_starts_on=None) -> GrantEvent:
+    starts_before, ends_before = before or (None, None)
+    return GrantEvent.objects.create(
+        grant=grant,
+        operation=operation,
+        actor=actor,
+        starts_before=starts_before,
+        ends_before=ends_before,
+        starts_after=after.starts_on,
+        ends_after=after.ends_on,
+        renewal_starts_on=renewal_starts_on,
+    )

@@ -1,0 +1,170 @@
+import datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grants.factories import GrantFactory
+from grants.models import Grant, GrantEvent, GrantStatus, status_of
+from portal.factories import AgencyFactory, CreatorFactory, ShopFactory
+
+from .conftest import TODAY, d
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("traits", "expected"),
+    [
+        ({"scheduled": True}, GrantStatus.SCHEDULED),
+        ({}, GrantStatus.ACTIVE),
+        ({"expired": True}, GrantStatus.EXPIRED),
+        ({"revoked": True}, GrantStatus.REVOKED),
+        ({"revoked": True, "expired": True}, GrantStatus.REVOKED),
+    ],
+)
+def test_status_property_and_annotation_agree(frozen_today, traits, expected):
+    grant = GrantFactory(**traits)
+    annotated = Grant.objects.with_status().get(pk=grant.pk)
+    assert grant.status == expected
+    assert annotated.status_value == expected
+    assert Grant.objects.with_status_in([expected]).filter(pk=grant.pk).exists()
+    others = [s for s in GrantStatus.values if s != expected]
+    assert not Grant.objects.with_status_in(others).filter(pk=grant.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "expected"),
+    [
+        (d(1), d(1), GrantStatus.SCHEDULED),  # starts tomorrow
+        (d(0), d(0), GrantStatus.ACTIVE),  # a one-day grant, today
+        (d(-5), d(0), GrantStatus.ACTIVE),  # last valid day
+        (d(-5), d(-1), GrantStatus.EXPIRED),  # first invalid day
+    ],
+)
+def test_status_at_the_boundaries(frozen_today, starts, ends, expected):
+    grant = GrantFactory(starts_on=starts, ends_on=ends)
+    assert grant.status == expected
+    assert Grant.objects.with_status().get(pk=grant.pk).status_value == expected
+
+
+@given(
+    start=st.integers(-400, 400),
+    length=st.integers(0, 400),
+    revoked=st.booleans(),
+    day=st.integers(-800, 800),
+)
+def test_status_definition_is_total_and_exclusive(start, length, revoked, day):
+    """Every grant has exactly one status on every day, and the python rule picks it."""
+    grant = Grant(
+        starts_on=d(start), ends_on=d(start + length), revoked_at=datetime.datetime.now() if revoked else None
+    )
+    today = d(day)
+    status = status_of(grant, today)
+    if revoked:
+        assert status == GrantStatus.REVOKED
+    elif today < grant.starts_on:
+        assert status == GrantStatus.SCHEDULED
+    elif today > grant.ends_on:
+        assert status == GrantStatus.EXPIRED
+    else:
+        assert status == GrantStatus.ACTIVE
+
+
+def test_annotation_agrees_with_property_on_many_days(frozen_today):
+    grants = [
+        GrantFactory(starts_on=d(s), ends_on=d(s + n), organization=ShopFactory())
+        for s, n in [(-3, 0), (-3, 3), (0, 0), (1, 5), (-10, 5), (2, 0)]
+    ]
+    for offset in range(-12, 10):
+        day = d(offset)
+        annotated = dict(Grant.objects.with_status(day).values_list("pk", "status_value"))
+        assert annotated == {g.pk: g.status_on(day) for g in grants}
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "expected"),
+    [
+        (d(-5), d(0), 1),  # 今天到期: the last day counts
+        (d(-5), d(1), 2),
+        (d(-5), d(-1), 0),  # expired
+        (d(3), d(7), 5),  # scheduled: the whole period remains
+        (d(0), d(0), 1),
+    ],
+)
+def test_days_left(frozen_today, starts, ends, expected):
+    assert GrantFactory(starts_on=starts, ends_on=ends).days_left == expected
+
+
+def test_days_left_zero_when_revoked(frozen_today):
+    assert GrantFactory(revoked=True).days_left == 0
+
+
+def test_nearest_expiry_first_orders_live_ascending_then_dead_descending(frozen_today):
+    creator = CreatorFactory()
+    make = lambda **kw: GrantFactory(creator=creator, organization=ShopFactory(), **kw)  # noqa: E731
+    active_late = make(starts_on=d(-1), ends_on=d(40))
+    active_soon = make(starts_on=d(-1), ends_on=d(0))
+    scheduled = make(starts_on=d(3), ends_on=d(10))
+    expired_recent = make(starts_on=d(-20), ends_on=d(-1))
+    expired_old = make(starts_on=d(-50), ends_on=d(-30))
+    revoked_mid = make(starts_on=d(-5), ends_on=d(20), revoked=True)
+    order = list(Grant.objects.for_creator(creator).nearest_expiry_first())
+    assert order == [active_soon, scheduled, active_late, revoked_mid, expired_recent, expired_old]
+
+
+def test_status_counts_in_one_query(frozen_today, django_assert_num_queries):
+    creator = CreatorFactory()
+    for traits in [{}, {}, {"scheduled": True}, {"expired": True}, {"revoked": True}]:
+        GrantFactory(creator=creator, organization=AgencyFactory(), **traits)
+    with django_assert_num_queries(1):
+        counts = Grant.objects.for_creator(creator).status_counts()
+    assert counts == {"all": 5, "active": 2, "scheduled": 1, "expired": 1, "revoked": 1}
+
+
+def test_one_unrevoked_grant_per_pair_enforced_by_database(frozen_today):
+    grant = GrantFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Grant.objects.create(
+            creator=grant.creator, organization=grant.organization, starts_on=TODAY, ends_on=TODAY, is_latest=False
+        )
+
+
+def test_revoked_grants_do_not_block_a_new_one(frozen_today):
+    old = GrantFactory(revoked=True)
+    new = GrantFactory(creator=old.creator, organization=old.organization)
+    old.refresh_from_db()
+    assert not old.is_latest
+    assert new.is_latest
+    assert list(Grant.objects.latest_per_pair()) == [new]
+
+
+def test_ends_before_start_refused_by_database(frozen_today):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Grant.objects.create(creator=CreatorFactory(), organization=ShopFactory(), starts_on=d(2), ends_on=d(1))
+
+
+def test_history_is_immutable(frozen_today):
+    event = GrantFactory().events.get()
+    event.operation = GrantEvent.Operation.REVOKE
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    with pytest.raises(PermissionError):
+        GrantEvent.objects.update(operation="revoke")
+    with pytest.raises(PermissionError):
+        GrantEvent.objects.all().delete()
+    assert GrantEvent.objects.get().operation == GrantEvent.Operation.AUTHORIZE
+
+
+def test_visible_to(frozen_today):
+    from portal.factories import SubAccountFactory
+
+    grant = GrantFactory()
+    other = GrantFactory()
+    assert list(Grant.objects.visible_to(grant.creator.user)) == [grant]
+    assert list(Grant.objects.visible_to(grant.organization.main_account)) == [grant]
+    assert list(Grant.objects.visible_to(SubAccountFactory(organization=grant.organization))) == []
+    assert grant not in Grant.objects.visible_to(other.creator.user)

@@ -1,0 +1,65 @@
+"""Pagination without ``COUNT(*)``: fetch one row more than a page to know whether another follows.
+
+Lists show their totals elsewhere (status tabs), so a page costs one query whatever the table size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PER_PAGE = 20
+MAX_PAGE = 10_000
+
+
+@dataclass
+class Page:
+    object_list: list[Any]
+    number: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.object_list else 0
+
+    @property
+    def end_index(self) -> int:
+        return self.start_index + len(self.object_list) - 1 if self.object_list else 0
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+
+def page_number(request, param: str = "page") -> int:
+    try:
+        number = int(request.GET.get(param, 1))
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), MAX_PAGE)
+
+
+def paginate(queryset, request, per_page: int = PER_PAGE, param: str = "page") -> Page:
+    number = page_number(request, param)
+    offset = (number - 1) * per_page
+    rows = list(queryset[offset : offset + per_page + 1])
+    return Page(object_list=rows[:per_page], number=number, per_page=per_page, has_next=len(rows) > per_page)

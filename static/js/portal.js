@@ -1,0 +1,48 @@
+// The portal's only script: the HTMX dialog. Every action also works without it (plain pages).
+(function () {
+  "use strict";
+  var dialog = document.getElementById("dialog");
+  var content = document.getElementById("dialog-content");
+  if (!dialog || !content) return;
+
+  function close() {
+    if (dialog.open) dialog.close();
+  }
+
+  // A fragment swapped into the dialog opens it; an empty one closes it.
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target !== content) return;
+    if (content.children.length) {
+      if (!dialog.open) dialog.showModal();
+      var focus = content.querySelector("[autofocus], input:not([type=hidden]):not([readonly]), select, button.btn-primary, button.btn-danger-solid");
+      if (focus) focus.focus();
+    } else {
+      close();
+    }
+  });
+  // The server asks for it after a successful action (HX-Trigger: close-dialog).
+  document.body.addEventListener("close-dialog", close);
+  // Cancel links are real links (to the list) without JavaScript; inside the dialog they close it.
+  content.addEventListener("click", function (event) {
+    var cancel = event.target.closest("[data-close-dialog]");
+    if (cancel) {
+      event.preventDefault();
+      close();
+    }
+  });
+  // In the dialog, Enter in an active-search box searches (HTMX) instead of submitting the form.
+  content.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && event.target.matches("input[type=search][hx-get]")) {
+      event.preventDefault();
+      window.htmx && window.htmx.trigger(event.target, "search");
+    }
+  });
+  // Closing (Esc, cancel) discards the fragment, so nothing half-filled lingers.
+  dialog.addEventListener("close", function () {
+    content.innerHTML = "";
+  });
+  // Click on the backdrop closes.
+  dialog.addEventListener("click", function (event) {
+    if (event.target === dialog) close();
+  });
+})();
