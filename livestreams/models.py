@@ -1,0 +1,531 @@
+"""The data: livestreams, the products sold in them and by whom, minute series, funnels, sources, audiences.
+
+A livestream belongs to one creator. The products sold in it belong to shops (``ProductSale``); an
+organization whose products were sold in a livestream *cooperated* in it (``Cooperation``, one row
+per livestream and organization, derived from the products). ``Livestream.replace_products()`` is
+the one writer of products, cooperations and the livestream's denormalized sums: the importer and
+the factory both go through it, in one transaction.
+
+Shares (audience) are stored as ``Decimal`` with four places, money as ``Decimal`` with two.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from django.db import connections, models, router, transaction
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Creator, Organization
+
+ZERO = Decimal("0.00")
+# A minute point as the writers pass it: (at, online, entries, gmv, orders).
+MinuteRow = tuple[datetime.datetime, int, int, Decimal, int]
+MINUTE_COLUMNS = ("livestream", "at", "online", "entries", "gmv", "orders")
+MINUTE_BATCH_SIZE = 2000
+PRODUCT_BATCH_SIZE = 500
+
+
+def local_midnight(day: datetime.date) -> datetime.datetime:
+    """00:00 of ``day`` in the platform's timezone (settings.TIME_ZONE, Asia/Shanghai), aware."""
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=timezone.get_default_timezone())
+
+
+class LivestreamQuerySet(models.QuerySet):
+    def for_creator(self, creator: Creator) -> LivestreamQuerySet:
+        return self.filter(creator=creator)
+
+    def cooperated_by(self, organization: Organization) -> LivestreamQuerySet:
+        """Livestreams in which ``organization``'s products were sold (it cooperated)."""
+        return self.filter(cooperations__organization=organization)
+
+    def started_between(self, start_date: datetime.date, end_date: datetime.date) -> LivestreamQuerySet:
+        """Livestreams that started on a calendar day in ``[start_date, end_date]`` (Asia/Shanghai).
+
+        Compared as a half-open range of aware datetimes, [start 00:00, end + 1 day 00:00), so the
+        (creator, -started_at) index serves it; no date cast of the column.
+        """
+        return self.filter(
+            started_at__gte=local_midnight(start_date),
+            started_at__lt=local_midnight(end_date + datetime.timedelta(days=1)),
+        )
+
+    def live(self) -> LivestreamQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+    def ended(self) -> LivestreamQuerySet:
+        return self.filter(ended_at__isnull=False)
+
+    def newest_first(self) -> LivestreamQuerySet:
+        return self.order_by("-started_at", "-pk")
+
+    def totals(self) -> dict[str, Any]:
+        """One aggregate query: count, gmv, orders, units, viewers (sum) and average viewers."""
+        result = self.order_by().aggregate(
+            count=models.Count("pk"),
+            gmv=Sum("gmv"),
+            orders=Sum("orders"),
+            units=Sum("units"),
+            viewers=Sum("viewers"),
+        )
+        count = result["count"]
+        return {
+            "count": count,
+            "gmv": result["gmv"] or ZERO,
+            "orders": result["orders"] or 0,
+            "units": result["units"] or 0,
+            "viewers": result["viewers"] or 0,
+            "avg_viewers": (result["viewers"] or 0) // count if count else 0,
+        }
+
+
+class Livestream(models.Model):
+    """One livestream (直播) of a creator, with its totals and denormalized sales sums."""
+
+    creator = models.ForeignKey(Creator, on_delete=models.PROTECT, related_name="livestreams", verbose_name=_("达人"))
+    external_id = models.CharField(_("外部编号"), max_length=64, unique=True)
+    title = models.CharField(_("标题"), max_length=200)
+    started_at = models.DateTimeField(_("开播时间"))
+    ended_at = models.DateTimeField(_("下播时间"), null=True, blank=True, help_text=_("直播中时为空"))
+
+    viewers = models.PositiveBigIntegerField(_("累计观看人数"), default=0)
+    peak_online = models.PositiveIntegerField(_("最高在线人数"), default=0)
+    avg_watch_seconds = models.PositiveIntegerField(_("平均观看时长（秒）"), default=0)
+    new_followers = models.PositiveIntegerField(_("新增粉丝"), default=0)
+
+    # Sums of the livestream's products, written by replace_products() only.
+    gmv = models.DecimalField(_("成交金额"), max_digits=14, decimal_places=2, default=ZERO)
+    orders = models.PositiveBigIntegerField(_("成交订单数"), default=0)
+    units = models.PositiveBigIntegerField(_("成交件数"), default=0)
+
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = LivestreamQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("直播")
+        verbose_name_plural = _("直播")
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="livestream_ended_after_started",
+                violation_error_code="ended_before_started",
+                violation_error_message=_("下播时间不能早于开播时间。"),
+            ),
+        ]
+        indexes = [models.Index(fields=["creator", "-started_at"], name="livestream_creator_started")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        moved = (
+            not self._state.adding
+            and hasattr(self, "_loaded_started_at")
+            and self.started_at != self._loaded_started_at
+            and (update_fields is None or "started_at" in update_fields)
+        )
+        super().save(*args, **kwargs)
+        if moved:
+            self.cooperations.update(started_at=self.started_at)
+        self._loaded_started_at = self.started_at
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        if "started_at" in field_names:
+            # Remembered so save() can keep the cooperations' copy of started_at in step.
+            instance._loaded_started_at = instance.started_at
+        return instance
+
+    @property
+    def is_live(self) -> bool:
+        return self.ended_at is None
+
+    @property
+    def duration(self) -> datetime.timedelta:
+        """How long the stream ran; up to now while it is live."""
+        end = self.ended_at if self.ended_at is not None else timezone.now()
+        return max(end - self.started_at, datetime.timedelta(0))
+
+    @transaction.atomic(savepoint=False)
+    def replace_products(self, rows: Iterable[Mapping[str, Any] | ProductSale]) -> list[ProductSale]:
+        """Replace the livestream's products, and with them its cooperations and its sums.
+
+        ``rows`` are mappings of ProductSale fields (``organization`` or ``organization_id``, ``sku``,
+        ``name``, ``price``, ``units``, ``orders``, ``gmv``) or unsaved ProductSale objects. Old products
+        and cooperations are deleted, the new ones bulk-inserted, and ``gmv``/``orders``/``units`` of
+        the livestream and of each cooperation recomputed from them, all in one transaction.
+        """
+        products = [row if isinstance(row, ProductSale) else ProductSale(**row) for row in rows]
+        for product in products:
+            product.livestream = self
+        self.products.all().delete()
+        self.cooperations.all().delete()
+        ProductSale.objects.bulk_create(products, batch_size=PRODUCT_BATCH_SIZE)
+
+        by_organization: dict[int, Cooperation] = {}
+        for product in products:
+            cooperation = by_organization.get(product.organization_id)
+            if cooperation is None:
+                cooperation = by_organization[product.organization_id] = Cooperation(
+                    livestream=self,
+                    organization_id=product.organization_id,
+                    started_at=self.started_at,
+                    gmv=ZERO,
+                    orders=0,
+                    units=0,
+                )
+            cooperation.gmv += product.gmv
+            cooperation.orders += product.orders
+            cooperation.units += product.units
+        Cooperation.objects.bulk_create(by_organization.values())
+
+        self.gmv = sum((c.gmv for c in by_organization.values()), ZERO)
+        self.orders = sum(c.orders for c in by_organization.values())
+        self.units = sum(c.units for c in by_organization.values())
+        self.save(update_fields=["gmv", "orders", "units", "updated_at"])
+        return products
+
+    @transaction.atomic(savepoint=False)
+    def replace_minutes(self, rows: Iterable[MinuteRow]) -> int:
+        """Replace the minute series with ``rows`` of (at, online, entries, gmv, orders); returns the count."""
+        self.minutes.all().delete()
+        return self.add_minutes(rows)
+
+    def add_minutes(self, rows: Iterable[MinuteRow]) -> int:
+        """Insert minute points, ``rows`` of (at, online, entries, gmv, orders), in bulk; returns the count.
+
+        On PostgreSQL (psycopg 3) the rows go in with COPY: several times faster than bulk_create,
+        whose per-value preparation dominates an import of a million minute points. Elsewhere (SQLite)
+        bulk_create in batches.
+        """
+        rows = list(rows)
+        if not rows:
+            return 0
+        connection = connections[router.db_for_write(MinutePoint)]
+        if connection.vendor == "postgresql" and is_psycopg3:
+            meta = MinutePoint._meta
+            columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in MINUTE_COLUMNS)
+            sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+            with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row((self.pk, *row))
+        else:
+            MinutePoint.objects.bulk_create(
+                [
+                    MinutePoint(livestream_id=self.pk, at=at, online=online, entries=entries, gmv=gmv, orders=orders)
+                    for at, online, entries, gmv, orders in rows
+                ],
+                batch_size=MINUTE_BATCH_SIZE,
+            )
+        return len(rows)
+
+
+class ProductSaleQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> ProductSaleQuerySet:
+        return self.filter(organization=organization)
+
+    def by_gmv(self) -> ProductSaleQuerySet:
+        return self.order_by("-gmv", "pk")
+
+
+class ProductSale(models.Model):
+    """A product sold in a livestream: whose it is (a shop), and how much of it sold there."""
+
+    livestream = models.ForeignKey(
+        Livestream, on_delete=models.CASCADE, related_name="products", verbose_name=_("直播")
+    )
+    # The shop whose product it is. The import accepts shops only; factories may also give agencies
+    # products, so that an agency can cooperate in demo data.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="product_sales", verbose_name=_("商家/机构")
+    )
+    sku = models.CharField(_("商品编码"), max_length=64)
+    name = models.CharField(_("商品名称"), max_length=200)
+    price = models.DecimalField(_("价格"), max_digits=12, decimal_places=2)
+    units = models.PositiveIntegerField(_("成交件数"), default=0)
+    orders = models.PositiveIntegerField(_("成交订单数"), default=0)
+    gmv = models.DecimalField(_("成交金额"), max_digits=14, decimal_places=2, default=ZERO)
+
+    objects = ProductSaleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("直播商品")
+        verbose_name_plural = _("直播商品")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["livestream", "organization", "sku"], name="productsale_unique_sku_per_livestream"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "livestream"], name="productsale_org_livestream")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class CooperationQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> CooperationQuerySet:
+        return self.filter(organization=organization)
+
+    def newest_first(self) -> CooperationQuerySet:
+        return self.order_by("-started_at", "-livestream_id")
+
+
+class Cooperation(models.Model):
+    """An organization's products were sold in a livestream: it cooperated (合作) in it.
+
+    Derived from ProductSale by ``Livestream.replace_products()``; never written on its own.
+    """
+
+    livestream = models.ForeignKey(
+        Livestream, on_delete=models.CASCADE, related_name="cooperations", verbose_name=_("直播")
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="cooperations", verbose_name=_("商家/机构")
+    )
+    # A copy of the livestream's, so an organization's list is ordered by this table's index alone.
+    started_at = models.DateTimeField(_("开播时间"))
+    gmv = models.DecimalField(_("成交金额"), max_digits=14, decimal_places=2, default=ZERO)
+    orders = models.PositiveBigIntegerField(_("成交订单数"), default=0)
+    units = models.PositiveBigIntegerField(_("成交件数"), default=0)
+
+    objects = CooperationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("合作直播")
+        verbose_name_plural = _("合作直播")
+        constraints = [
+            models.UniqueConstraint(fields=["livestream", "organization"], name="cooperation_unique_organization"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-started_at", "-livestream"], name="cooperation_org_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} @ {self.livestream_id}"
+
+
+class MinutePoint(models.Model):
+    """One minute of a livestream: online viewers, room entries, GMV and orders in that minute."""
+
+    # Kept lean on purpose (there are millions): no index beyond the unique one.
+    livestream = models.ForeignKey(Livestream, on_delete=models.CASCADE, related_name="minutes", verbose_name=_("直播"))
+    at = models.DateTimeField(_("时间"))
+    online = models.PositiveIntegerField(_("在线人数"), default=0)
+    entries = models.PositiveIntegerField(_("进入人数"), default=0)
+    gmv = models.DecimalField(_("成交金额"), max_digits=14, decimal_places=2, default=ZERO)
+    orders = models.PositiveIntegerField(_("成交订单数"), default=0)
+
+    class Meta:
+        verbose_name = _("分钟数据")
+        verbose_name_plural = _("分钟数据")
+        ordering = ["at"]
+        constraints = [models.UniqueConstraint(fields=["livestream", "at"], name="minutepoint_unique_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.livestream_id} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class Step(NamedTuple):
+    key: str
+    label: str
+    value: int
+    rate: float | None  # conversion from the previous step; None for the first or after a 0
+
+
+class Share(NamedTuple):
+    key: str
+    label: str
+    value: Any
+    share: float | None
+
+
+class Funnel(models.Model):
+    """The conversion funnel (流量转化): impressions → entries → product impressions → clicks → orders."""
+
+    STEPS = (
+        ("impressions", _("直播间曝光")),
+        ("entries", _("进入直播间")),
+        ("product_impressions", _("商品曝光")),
+        ("product_clicks", _("商品点击")),
+        ("orders", _("成交订单")),
+    )
+
+    livestream = models.OneToOneField(
+        Livestream, on_delete=models.CASCADE, primary_key=True, related_name="funnel", verbose_name=_("直播")
+    )
+    impressions = models.PositiveBigIntegerField(_("直播间曝光人数"), default=0)
+    entries = models.PositiveBigIntegerField(_("进入直播间人数"), default=0)
+    product_impressions = models.PositiveBigIntegerField(_("商品曝光人数"), default=0)
+    product_clicks = models.PositiveBigIntegerField(_("商品点击人数"), default=0)
+    orders = models.PositiveBigIntegerField(_("成交订单数"), default=0)
+
+    class Meta:
+        verbose_name = _("转化漏斗")
+        verbose_name_plural = _("转化漏斗")
+
+    def __str__(self) -> str:
+        return str(self.livestream_id)
+
+    @property
+    def steps(self) -> list[Step]:
+        """Each step with its conversion rate from the previous step (None when that one is 0)."""
+        result = []
+        previous = None
+        for key, label in self.STEPS:
+            value = getattr(self, key)
+            rate = value / previous if previous else None
+            result.append(Step(key, label, value, rate))
+            previous = value
+        return result
+
+
+class TrafficSources(models.Model):
+    """Where the room's entries came from (流量来源)."""
+
+    SOURCES = (
+        ("feed", _("推荐feed")),
+        ("follow", _("关注")),
+        ("search", _("搜索")),
+        ("video", _("短视频")),
+        ("paid", _("付费流量")),
+        ("other", _("其他")),
+    )
+
+    livestream = models.OneToOneField(
+        Livestream, on_delete=models.CASCADE, primary_key=True, related_name="sources", verbose_name=_("直播")
+    )
+    feed = models.PositiveBigIntegerField(_("推荐feed"), default=0)
+    follow = models.PositiveBigIntegerField(_("关注"), default=0)
+    search = models.PositiveBigIntegerField(_("搜索"), default=0)
+    video = models.PositiveBigIntegerField(_("短视频"), default=0)
+    paid = models.PositiveBigIntegerField(_("付费流量"), default=0)
+    other = models.PositiveBigIntegerField(_("其他"), default=0)
+
+    class Meta:
+        verbose_name = _("流量来源")
+        verbose_name_plural = _("流量来源")
+
+    def __str__(self) -> str:
+        return str(self.livestream_id)
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, key) for key, _label in self.SOURCES)
+
+    @property
+    def rows(self) -> list[Share]:
+        """(key, label, value, share of the total) per source, in the fixed order; share None if no traffic."""
+        total = self.total
+        return [
+            Share(key, label, getattr(self, key), getattr(self, key) / total if total else None)
+            for key, label in self.SOURCES
+        ]
+
+
+AUDIENCE_SHARE_FIELDS = (
+    "female",
+    "male",
+    "age_18_23",
+    "age_24_30",
+    "age_31_40",
+    "age_41_50",
+    "age_50_plus",
+    "new",
+    "returning",
+)
+
+
+def _share_field(label) -> models.DecimalField:
+    return models.DecimalField(label, max_digits=5, decimal_places=4, default=Decimal("0"))
+
+
+class Audience(models.Model):
+    """The audience portrait (用户画像): gender, age bands, places, new vs returning viewers."""
+
+    GENDERS = (("female", _("女性")), ("male", _("男性")))
+    AGE_BANDS = (
+        ("age_18_23", "18-23"),
+        ("age_24_30", "24-30"),
+        ("age_31_40", "31-40"),
+        ("age_41_50", "41-50"),
+        ("age_50_plus", "50+"),
+    )
+    VISITORS = (("new", _("新观众")), ("returning", _("老观众")))
+    SHARE_FIELDS = AUDIENCE_SHARE_FIELDS
+
+    livestream = models.OneToOneField(
+        Livestream, on_delete=models.CASCADE, primary_key=True, related_name="audience", verbose_name=_("直播")
+    )
+    female = _share_field(_("女性占比"))
+    male = _share_field(_("男性占比"))
+    age_18_23 = _share_field(_("18-23岁占比"))
+    age_24_30 = _share_field(_("24-30岁占比"))
+    age_31_40 = _share_field(_("31-40岁占比"))
+    age_41_50 = _share_field(_("41-50岁占比"))
+    age_50_plus = _share_field(_("50岁以上占比"))
+    new = _share_field(_("新观众占比"))
+    returning = _share_field(_("老观众占比"))
+    provinces = models.JSONField(_("省份分布"), default=dict, blank=True)
+    cities = models.JSONField(_("城市分布"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("用户画像")
+        verbose_name_plural = _("用户画像")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(**{f"{field}__gte": 0, f"{field}__lte": 1}), name=f"audience_{field}_is_share"
+            )
+            for field in AUDIENCE_SHARE_FIELDS
+        ]
+
+    def __str__(self) -> str:
+        return str(self.livestream_id)
+
+    def _rows(self, pairs) -> list[Share]:
+        return [Share(key, label, getattr(self, key), float(getattr(self, key))) for key, label in pairs]
+
+    @property
+    def gender_rows(self) -> list[Share]:
+        return self._rows(self.GENDERS)
+
+    @property
+    def age_rows(self) -> list[Share]:
+        return self._rows(self.AGE_BANDS)
+
+    @property
+    def visitor_rows(self) -> list[Share]:
+        """New vs returning viewers."""
+        return self._rows(self.VISITORS)
+
+    @staticmethod
+    def _top(places: Mapping[str, Any], limit: int) -> list[Share]:
+        ordered = sorted(places.items(), key=lambda item: (-float(item[1]), item[0]))[:limit]
+        return [Share(name, name, share, float(share)) for name, share in ordered]
+
+    def top_provinces(self, limit: int = 10) -> list[Share]:
+        """Provinces by share, largest first (ties by name)."""
+        return self._top(self.provinces or {}, limit)
+
+    def top_cities(self, limit: int = 10) -> list[Share]:
+        """Cities by share, largest first (ties by name)."""
+        return self._top(self.cities or {}, limit)
+
+    @property
+    def provinces_top(self) -> list[Share]:
+        """top_provinces() for templates (no arguments there)."""
+        return self.top_provinces()
+
+    @property
+    def cities_top(self) -> list[Share]:
+        return self.top_cities()
