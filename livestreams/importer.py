@@ -186,7 +186,7 @@ def _money(value: Any, path: str, max_digits: int) -> Decimal:
         raise RecordError(path, "at most two decimal places")
     if amount >= 10 ** (max_digits - 2):
         raise RecordError(path, f"too large (at most {max_digits - 2} digits before the point)")
-    return amount
+    return amount.copy_abs()  # "-0.00" is zero, stored without its sign
 
 
 def _datetime(value: Any, path: str) -> datetime.datetime:
