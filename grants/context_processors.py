@@ -1,6 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
-from .models import Grant
+from .models import Grant, LivestreamAccessRequest
 from .perspective import OWN
 
 
@@ -14,6 +14,11 @@ def perspective(request):
     if user is None or not user.is_authenticated:
         return {}
     context = {"perspective": getattr(request, "perspective", OWN)}
+    creator = user.creator_or_none
+    if creator is not None:
+        context["pending_request_count"] = SimpleLazyObject(
+            lambda: LivestreamAccessRequest.objects.for_creator(creator).pending().count()
+        )
     membership = user.membership_or_none
     if membership is not None and membership.is_main:
         context["perspective_options"] = SimpleLazyObject(

@@ -326,3 +326,144 @@ class GrantEvent(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.get_operation_display()} · {self.grant_id} · {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- single-livestream access requests (单个直播间数据) -----------------------------------------
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已授权")
+    DECLINED = "declined", _("已拒绝")
+    REVOKED = "revoked", _("已解除授权")
+
+
+OPEN_REQUEST_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED)
+
+
+class LivestreamAccessRequestQuerySet(models.QuerySet):
+    def for_creator(self, creator) -> LivestreamAccessRequestQuerySet:
+        return self.filter(livestream__creator=creator)
+
+    def for_organization(self, organization) -> LivestreamAccessRequestQuerySet:
+        return self.filter(organization=organization)
+
+    def for_livestream(self, livestream) -> LivestreamAccessRequestQuerySet:
+        return self.filter(livestream=livestream)
+
+    def pending(self) -> LivestreamAccessRequestQuerySet:
+        return self.filter(status=RequestStatus.PENDING)
+
+    def approved(self) -> LivestreamAccessRequestQuerySet:
+        return self.filter(status=RequestStatus.APPROVED)
+
+    def open(self) -> LivestreamAccessRequestQuerySet:
+        """Pending or approved: the one request per (livestream, organization) that is in force."""
+        return self.filter(status__in=OPEN_REQUEST_STATUSES)
+
+    def with_status(self, status: str | None) -> LivestreamAccessRequestQuerySet:
+        return self.filter(status=status) if status in RequestStatus.values else self
+
+    def newest_first(self) -> LivestreamAccessRequestQuerySet:
+        return self.order_by("-created_at", "-pk")
+
+    def status_counts(self) -> dict[str, int]:
+        return self.aggregate(
+            all=Count("pk"), **{status: Count("pk", filter=Q(status=status)) for status in RequestStatus.values}
+        )
+
+
+class LivestreamAccessRequest(models.Model):
+    """An organization's request to view one livestream's detailed modules, and the creator's answer."""
+
+    livestream = models.ForeignKey(
+        "livestreams.Livestream", on_delete=models.PROTECT, related_name="access_requests", verbose_name=_("直播")
+    )
+    organization = models.ForeignKey(
+        "portal.Organization", on_delete=models.PROTECT, related_name="livestream_requests", verbose_name=_("商家/机构")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
+    status = models.CharField(_("状态"), max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("处理人"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = LivestreamAccessRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("直播间数据申请")
+        verbose_name_plural = _("直播间数据申请")
+        constraints = [
+            # At most one pending or approved request per (livestream, organization): a second request
+            # while one is pending returns it; a request while approved is refused.
+            models.UniqueConstraint(
+                fields=["livestream", "organization"],
+                condition=Q(status__in=["pending", "approved"]),
+                name="one_open_request_per_livestream_and_organization",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "declined", "revoked"]), name="request_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["livestream", "organization"],
+                condition=Q(status="approved"),
+                name="request_approved_access",
+            ),
+            models.Index(fields=["organization", "-created_at"], name="request_org_newest"),
+            models.Index(fields=["status", "-created_at"], name="request_status_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} → {self.livestream_id} ({self.get_status_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == RequestStatus.PENDING
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == RequestStatus.APPROVED
+
+    def can_decide(self) -> bool:
+        return self.status == RequestStatus.PENDING
+
+    def can_revoke(self) -> bool:
+        return self.status == RequestStatus.APPROVED
+
+
+class LivestreamAccessEvent(ImmutableModel):
+    """One step of a livestream request's life: requested, approved, declined, revoked."""
+
+    class Operation(models.TextChoices):
+        REQUEST = "request", _("申请")
+        APPROVE = "approve", _("授权")
+        DECLINE = "decline", _("拒绝")
+        REVOKE = "revoke", _("解除授权")
+
+    request = models.ForeignKey(
+        LivestreamAccessRequest, on_delete=models.PROTECT, related_name="events", verbose_name=_("申请")
+    )
+    operation = models.CharField(_("操作"), max_length=10, choices=Operation.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
+    )
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+
+    objects = HistoryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("直播间数据申请记录")
+        verbose_name_plural = _("直播间数据申请记录")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["request", "at"], name="request_event_request_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} · {self.request_id} · {self.at:%Y-%m-%d %H:%M}"

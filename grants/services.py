@@ -18,7 +18,15 @@ from django.utils.translation import gettext as _
 
 from portal.models import Creator, Organization
 
-from .models import Grant, GrantEvent, GrantStatus, today
+from .models import (
+    Grant,
+    GrantEvent,
+    GrantStatus,
+    LivestreamAccessEvent,
+    LivestreamAccessRequest,
+    RequestStatus,
+    today,
+)
 
 # --- refusals -------------------------------------------------------------------------------
 
@@ -165,3 +173,111 @@ def _record(grant: Grant, operation: str, actor, *, before=None, after: Grant, r
         ends_after=after.ends_on,
         renewal_starts_on=renewal_starts_on,
     )
+
+
+# --- single-livestream access requests --------------------------------------------------------
+
+
+@transaction.atomic
+def request_livestream_access(*, livestream, actor) -> LivestreamAccessRequest:
+    """解锁更多数据: the actor's organization asks to view the livestream's modules.
+
+    Only members (main or sub) of an organization that cooperated in the livestream may ask. While a
+    request is pending, that one is returned and nothing new is written; while access is approved,
+    the request is refused (``already_approved``). After a decline or a revoke, a new one is made.
+    """
+    membership = _membership_of(actor)
+    if membership is None or not livestream.cooperations.filter(organization_id=membership.organization_id).exists():
+        raise PermissionDenied(_("只有参与该直播合作的商家/机构可以申请。"))
+    organization_id = membership.organization_id
+    existing = _open_request(livestream, organization_id, lock=True)
+    if existing is not None:
+        if existing.status == RequestStatus.APPROVED:
+            raise _refuse("already_approved", _("该直播间数据已授权，无需再次申请。"))
+        return existing
+    access_request = LivestreamAccessRequest(livestream=livestream, organization_id=organization_id, requested_by=actor)
+    try:
+        with transaction.atomic():
+            access_request.save()
+    except IntegrityError:  # a colleague's request for the same livestream was saved first
+        existing = _open_request(livestream, organization_id, lock=True)
+        if existing is None:
+            raise
+        if existing.status == RequestStatus.APPROVED:
+            raise _refuse("already_approved", _("该直播间数据已授权，无需再次申请。")) from None
+        return existing
+    _record_request(access_request, LivestreamAccessEvent.Operation.REQUEST, actor)
+    return access_request
+
+
+def _membership_of(actor):
+    if actor is None or not actor.is_authenticated:
+        return None
+    return actor.membership_or_none
+
+
+def _open_request(livestream, organization_id: int, *, lock: bool) -> LivestreamAccessRequest | None:
+    requests = LivestreamAccessRequest.objects.for_livestream(livestream).filter(organization_id=organization_id).open()
+    if lock:
+        requests = requests.select_for_update()
+    return requests.first()
+
+
+def _lock_request(access_request: LivestreamAccessRequest, actor) -> LivestreamAccessRequest:
+    """Only the livestream's creator decides; re-read the request under a row lock."""
+    locked = (
+        LivestreamAccessRequest.objects.select_for_update(of=("self",))
+        .select_related("livestream__creator", "organization")
+        .get(pk=access_request.pk)
+    )
+    if actor is None or not actor.is_authenticated or locked.livestream.creator.user_id != actor.pk:
+        raise PermissionDenied(_("只有该直播的达人本人可以处理申请。"))
+    return locked
+
+
+def _decide(access_request, actor, *, allowed: bool, status: str, operation: str, code: str, message: str):
+    if not allowed:
+        raise _refuse(code, message % {"status": access_request.get_status_display()})
+    access_request.status = status
+    access_request.decided_at = timezone.now()
+    access_request.decided_by = actor
+    access_request.save(update_fields=["status", "decided_at", "decided_by", "updated_at"])
+    _record_request(access_request, operation, actor)
+    return access_request
+
+
+@transaction.atomic
+def approve_livestream_request(*, request: LivestreamAccessRequest, actor) -> LivestreamAccessRequest:
+    """授权: pending → approved; every member of the organization can view the modules at once."""
+    access_request = _lock_request(request, actor)
+    return _decide(
+        access_request, actor, allowed=access_request.can_decide(), status=RequestStatus.APPROVED,
+        operation=LivestreamAccessEvent.Operation.APPROVE, code="not_pending",
+        message=_("只能处理待审批的申请（当前：%(status)s）。"),
+    )  # fmt: skip
+
+
+@transaction.atomic
+def decline_livestream_request(*, request: LivestreamAccessRequest, actor) -> LivestreamAccessRequest:
+    """拒绝: pending → declined; the organization may ask again."""
+    access_request = _lock_request(request, actor)
+    return _decide(
+        access_request, actor, allowed=access_request.can_decide(), status=RequestStatus.DECLINED,
+        operation=LivestreamAccessEvent.Operation.DECLINE, code="not_pending",
+        message=_("只能处理待审批的申请（当前：%(status)s）。"),
+    )  # fmt: skip
+
+
+@transaction.atomic
+def revoke_livestream_access(*, request: LivestreamAccessRequest, actor) -> LivestreamAccessRequest:
+    """解除授权: approved → revoked, effective at once; the organization may ask again."""
+    access_request = _lock_request(request, actor)
+    return _decide(
+        access_request, actor, allowed=access_request.can_revoke(), status=RequestStatus.REVOKED,
+        operation=LivestreamAccessEvent.Operation.REVOKE, code="not_approved",
+        message=_("只能解除已授权的申请（当前：%(status)s）。"),
+    )  # fmt: skip
+
+
+def _record_request(access_request, operation: str, actor) -> LivestreamAccessEvent:
+    return LivestreamAccessEvent.objects.create(request=access_request, operation=operation, actor=actor)

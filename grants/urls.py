@@ -12,6 +12,9 @@ urlpatterns = [
     path("grants/<int:grant_id>/renew-early/", views.renew_early, name="renew_early"),
     path("grants/<int:grant_id>/renew/", views.renew, name="renew"),
     path("requests/", views.creator_requests, name="creator_requests"),
+    path("requests/<int:request_id>/approve/", views.approve_request, name="approve_request"),
+    path("requests/<int:request_id>/decline/", views.decline_request, name="decline_request"),
+    path("requests/<int:request_id>/revoke/", views.revoke_request, name="revoke_request"),
     path("org/", views.org_home, name="org_home"),
     path("perspective/", views.switch_perspective, name="switch_perspective"),
 ]

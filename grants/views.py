@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,7 +26,7 @@ from portal.pagination import paginate
 from . import perspective as perspectives
 from . import services
 from .forms import AuthorizeForm, RenewEarlyForm, RenewForm
-from .models import Grant, GrantStatus, today
+from .models import Grant, GrantStatus, LivestreamAccessEvent, LivestreamAccessRequest, RequestStatus, today
 
 SEARCH_MAX = 50
 
@@ -287,7 +288,14 @@ def org_home(request: HttpRequest) -> HttpResponse:
     membership = request.user.membership_or_none
     if membership is None:
         raise PermissionDenied
-    context = {"membership": membership, "organization": membership.organization}
+    context = {
+        "membership": membership,
+        "organization": membership.organization,
+        # Every member (main and sub) sees the organization's livestream requests and their status.
+        "org_requests": LivestreamAccessRequest.objects.for_organization(membership.organization_id)
+        .newest_first()
+        .select_related("livestream__creator", "requested_by")[:10],
+    }
     if membership.is_main:
         status, term = _status_param(request.GET), _search_param(request.GET)
         grants = Grant.objects.for_organization(membership.organization_id).latest_per_pair().search_creator(term)
@@ -320,9 +328,71 @@ def switch_perspective(request: HttpRequest) -> HttpResponse:
     return redirect("livestreams:creator_overview", creator_id=chosen.creator.pk)
 
 
-# --- placeholders until the livestream requests land --------------------------------------
+# --- creator: 直播间数据管理 (single-livestream requests) -----------------------------------------
+
+REQUEST_TABS = (RequestStatus.PENDING, RequestStatus.APPROVED, None)
 
 
-def creator_requests(request):
-    _creator_of(request)
-    return render(request, "grants/placeholder.html", {"title": _("直播间数据管理")})
+def _request_rows(queryset):
+    return queryset.select_related("organization", "livestream", "requested_by__membership").prefetch_related(
+        Prefetch("events", queryset=LivestreamAccessEvent.objects.select_related("actor__creator"))
+    )
+
+
+@require_GET
+def creator_requests(request: HttpRequest) -> HttpResponse:
+    creator = _creator_of(request)
+    status = request.GET.get("status", RequestStatus.PENDING)
+    status = status if status in RequestStatus.values or status == "all" else RequestStatus.PENDING
+    requests = LivestreamAccessRequest.objects.for_creator(creator)
+    counts = requests.status_counts()
+    shown = requests if status == "all" else requests.with_status(status)
+    tabs = [(value, RequestStatus(value).label, counts[value]) for value in RequestStatus.values]
+    context = {
+        "page": paginate(_request_rows(shown.newest_first()), request),
+        "tabs": tabs + [("all", _("全部"), counts["all"])],
+        "status": status,
+    }
+    template = "grants/creator_requests.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#request-list"
+    return render(request, template, context)
+
+
+def _decide_request(request: HttpRequest, request_id: int, service, message: str) -> HttpResponse:
+    creator = _creator_of(request)
+    access_request = get_object_or_404(LivestreamAccessRequest.objects.for_creator(creator), pk=request_id)
+    try:
+        access_request = service(request=access_request, actor=request.user)
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+    else:
+        messages.success(request, message % {"org": access_request.organization.name})
+    if not request.htmx:
+        return redirect(_safe_next(request) or reverse("grants:creator_requests"))
+    row = _request_rows(LivestreamAccessRequest.objects.filter(pk=access_request.pk)).get()
+    context = {
+        "access_request": row,
+        "pending_request_count": LivestreamAccessRequest.objects.for_creator(creator).pending().count(),
+    }
+    return render(request, "grants/_request_decided.html", context)
+
+
+@require_POST
+def approve_request(request: HttpRequest, request_id: int) -> HttpResponse:
+    return _decide_request(
+        request, request_id, services.approve_livestream_request, _("已授权「%(org)s」查看该直播间数据。")
+    )
+
+
+@require_POST
+def decline_request(request: HttpRequest, request_id: int) -> HttpResponse:
+    return _decide_request(request, request_id, services.decline_livestream_request, _("已拒绝「%(org)s」的申请。"))
+
+
+@require_POST
+def revoke_request(request: HttpRequest, request_id: int) -> HttpResponse:
+    return _decide_request(
+        request, request_id, services.revoke_livestream_access, _("已解除「%(org)s」的直播间数据授权。")
+    )

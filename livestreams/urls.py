@@ -5,5 +5,11 @@ from . import views
 app_name = "livestreams"
 urlpatterns = [
     path("creators/<int:creator_id>/", views.creator_overview, name="creator_overview"),
+    path("creators/<int:creator_id>/livestreams/", views.creator_livestreams, name="creator_livestreams"),
     path("livestreams/", views.org_livestreams, name="org_livestreams"),
+    path("livestreams/<int:livestream_id>/", views.detail, name="detail"),
+    path("livestreams/<int:livestream_id>/unlock/", views.unlock, name="unlock"),
+    path("livestreams/<int:livestream_id>/big-screen/", views.big_screen, name="big_screen"),
+    path("livestreams/<int:livestream_id>/traffic/", views.traffic, name="traffic"),
+    path("livestreams/<int:livestream_id>/audience/", views.audience, name="audience"),
 ]

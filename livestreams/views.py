@@ -1,7 +1,244 @@
-from django.http import Http404
-from django.shortcuts import render
+"""Livestream pages: an organization's cooperated livestreams, the detail page with its locked or
+open modules, the unlock request, and the three modules (big screen, traffic, audience).
 
-from grants.perspective import creator_data_view
+Access is decided by ``grants.access`` only: ``livestream_access`` says whether the user may see
+the detail page (the creator, cooperating members, anyone with module access) and the modules.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
+
+from grants import access, services
+from grants.models import LivestreamAccessRequest
+from grants.perspective import creator_data_view  # noqa: F401 - re-exported for creator pages
+from portal.pagination import paginate
+
+from .charts import Series
+from .models import Cooperation, Livestream, MinutePoint, ProductSale
+
+MODULE_CARDS = (
+    (
+        "big_screen",
+        _lazy("直播大屏"),
+        _lazy("实时在线、累计观看、成交金额、订单与件数，分钟级在线人数与成交曲线，商品排行。"),
+        "livestreams:big_screen",
+    ),
+    (
+        "traffic",
+        _lazy("流量转化"),
+        _lazy("曝光 → 进入直播间 → 商品曝光 → 商品点击 → 成交的转化漏斗，以及流量来源。"),
+        "livestreams:traffic",
+    ),
+    ("audience", _lazy("用户画像"), _lazy("性别、年龄段、省份与城市分布，新老观众占比。"), "livestreams:audience"),
+)
+
+
+def _membership(request: HttpRequest):
+    return request.user.membership_or_none
+
+
+# --- an organization's livestreams ------------------------------------------------------------
+
+
+@require_GET
+def org_livestreams(request: HttpRequest) -> HttpResponse:
+    """The livestreams the member's organization cooperated in, newest first, with its own sales."""
+    membership = _membership(request)
+    if membership is None:
+        creator = request.user.creator_or_none
+        if creator is not None:
+            return redirect("livestreams:creator_livestreams", creator_id=creator.pk)
+        raise Http404
+    organization = membership.organization
+    page = paginate(
+        Cooperation.objects.for_organization(organization).newest_first().select_related("livestream__creator"),
+        request,
+    )
+    ids = [cooperation.livestream_id for cooperation in page]
+    requests = {
+        r.livestream_id: r
+        for r in LivestreamAccessRequest.objects.for_organization(organization).open().filter(livestream_id__in=ids)
+    }
+    for cooperation in page:
+        cooperation.open_request = requests.get(cooperation.livestream_id)
+    context = {"page": page, "organization": organization}
+    template = "livestreams/org_livestreams.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#livestream-list"
+    return render(request, template, context)
+
+
+# --- one livestream ------------------------------------------------------------------------------
+
+
+def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool = False):
+    """The livestream and whether the user may see its modules; 404 for a stranger (same as absent).
+
+    ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
+    """
+    livestream = get_object_or_404(Livestream.objects.select_related("creator"), pk=livestream_id)
+    may_view, may_view_modules = access.livestream_access(request.user, livestream)
+    if not may_view:
+        raise Http404
+    if modules and not may_view_modules:
+        raise PermissionDenied
+    return livestream, may_view_modules
+
+
+def _own_products(request: HttpRequest, livestream: Livestream):
+    """The basic section: a cooperating organization sees only its own products; others see all."""
+    products = ProductSale.objects.filter(livestream=livestream).select_related("organization").by_gmv()
+    membership = _membership(request)
+    if membership is not None:
+        own = products.for_organization(membership.organization_id)
+        return own, True
+    return products, False
+
+
+def _request_state(request: HttpRequest, livestream: Livestream):
+    """The organization's open (pending or approved) request for the livestream, if any."""
+    membership = _membership(request)
+    if membership is None:
+        return None
+    return (
+        LivestreamAccessRequest.objects.for_livestream(livestream)
+        .filter(organization_id=membership.organization_id)
+        .open()
+        .first()
+    )
+
+
+def _can_request(request: HttpRequest, livestream: Livestream, may_view_modules: bool) -> bool:
+    membership = _membership(request)
+    return (
+        membership is not None
+        and not may_view_modules
+        and livestream.cooperations.filter(organization_id=membership.organization_id).exists()
+    )
+
+
+@require_GET
+def detail(request: HttpRequest, livestream_id: int) -> HttpResponse:
+    livestream, may_view_modules = _livestream_for(request, livestream_id)
+    products, own_only = _own_products(request, livestream)
+    products = list(products)
+    context = {
+        "livestream": livestream,
+        "products": products,
+        "own_only": own_only,
+        "own_totals": _sum_products(products),
+        "may_view_modules": may_view_modules,
+        "open_request": None if may_view_modules else _request_state(request, livestream),
+        "can_request": _can_request(request, livestream, may_view_modules),
+        "module_cards": MODULE_CARDS,
+    }
+    return render(request, "livestreams/detail.html", context)
+
+
+def _sum_products(products) -> dict:
+    return {
+        "gmv": sum((p.gmv for p in products), start=0),
+        "orders": sum(p.orders for p in products),
+        "units": sum(p.units for p in products),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def unlock(request: HttpRequest, livestream_id: int) -> HttpResponse:
+    """解锁更多数据: a confirm dialog (or page); only the POST of 确认 creates the request."""
+    livestream, may_view_modules = _livestream_for(request, livestream_id)
+    if not _can_request(request, livestream, may_view_modules):
+        raise PermissionDenied
+    error = None
+    if request.method == "POST":
+        try:
+            services.request_livestream_access(livestream=livestream, actor=request.user)
+        except ValidationError as exc:
+            error = exc
+        else:
+            messages.success(request, _("已提交申请，等待达人审批。"))
+            if not request.htmx:
+                return redirect("livestreams:detail", livestream_id=livestream.pk)
+            context = {
+                "livestream": livestream,
+                "may_view_modules": False,
+                "open_request": _request_state(request, livestream),
+                "can_request": True,
+                "module_cards": MODULE_CARDS,
+            }
+            return trigger_client_event(render(request, "livestreams/_unlock_done.html", context), "close-dialog")
+    context = {"livestream": livestream, "errors": error.messages if error else []}
+    if request.htmx:
+        return render(request, "livestreams/unlock.html#dialog-body", context)
+    return render(request, "livestreams/unlock.html", context, status=422 if error else 200)
+
+
+# --- the three modules ---------------------------------------------------------------------------
+
+
+def _minutes(livestream: Livestream):
+    """The minute series up to now (a live stream's later points, if any were fed early, wait)."""
+    return list(
+        MinutePoint.objects.filter(livestream=livestream, at__lte=timezone.now())
+        .order_by("at")
+        .values("at", "online", "entries", "gmv", "orders")
+    )
+
+
+def _big_screen_context(livestream: Livestream) -> dict:
+    minutes = _minutes(livestream)
+    current = minutes[-1]["online"] if minutes and livestream.is_live else 0
+    return {
+        "livestream": livestream,
+        "minutes": minutes,
+        "current_online": current,
+        "peak_online": max([livestream.peak_online] + [m["online"] for m in minutes]),
+        "ranking": list(ProductSale.objects.filter(livestream=livestream).select_related("organization").by_gmv()[:10]),
+        "now": timezone.now(),
+        "online_series": [Series(key="online", label=_("在线人数"), area=True, peak=True, color=0)],
+        "gmv_series": [Series(key="gmv", label=_("成交金额"), fmt="money", area=True, peak=True, color=3, agg="avg")],
+    }
+
+
+@require_GET
+def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
+    """直播大屏: figures, curves and product ranking; polls every 5 s while live (HTTP 286 stops it)."""
+    livestream, _modules = _livestream_for(request, livestream_id, modules=True)
+    if request.htmx and request.htmx.target == "big-screen-live":
+        fresh = Livestream.objects.select_related("creator").get(pk=livestream.pk)
+        response = render(request, "livestreams/big_screen.html#big-screen-live", _big_screen_context(fresh))
+        if not fresh.is_live:
+            response.status_code = HTMX_STOP_POLLING
+        return response
+    return render(request, "livestreams/big_screen.html", _big_screen_context(livestream))
+
+
+@require_GET
+def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
+    """流量转化: the funnel with its conversion rates, and the traffic sources."""
+    livestream, _modules = _livestream_for(request, livestream_id, modules=True)
+    livestream = Livestream.objects.select_related("creator", "funnel", "sources").get(pk=livestream.pk)
+    return render(request, "livestreams/traffic.html", {"livestream": livestream})
+
+
+@require_GET
+def audience(request: HttpRequest, livestream_id: int) -> HttpResponse:
+    """用户画像: gender, age bands, top provinces and cities, new vs returning viewers."""
+    livestream, _modules = _livestream_for(request, livestream_id, modules=True)
+    livestream = Livestream.objects.select_related("creator", "audience").get(pk=livestream.pk)
+    return render(request, "livestreams/audience.html", {"livestream": livestream})
+
+
+# --- placeholders until the creator data pages land ---------------------------------------------
 
 
 @creator_data_view
@@ -9,7 +246,6 @@ def creator_overview(request, creator):
     return render(request, "grants/placeholder.html", {"title": creator.name})
 
 
-def org_livestreams(request):
-    if request.user.membership_or_none is None:
-        raise Http404
-    return render(request, "grants/placeholder.html", {"title": "合作直播间"})
+@creator_data_view
+def creator_livestreams(request, creator):
+    return render(request, "grants/placeholder.html", {"title": creator.name})

@@ -84,3 +84,41 @@ def test_revoke_racing_early_renewal_leaves_one_consistent_outcome():
             assert error_codes(renewed) == {"not_renewable_early"}
             assert events == ["revoke"]
             assert grant.ends_on != new_end
+
+
+def test_duplicate_concurrent_requests_create_one_pending():
+    from grants.models import LivestreamAccessRequest
+    from livestreams.factories import LivestreamFactory
+    from portal.factories import SubAccountFactory
+
+    shop = ShopFactory()
+    stream = LivestreamFactory(cooperating=[shop], minutes=0)
+    members = [shop.main_account] + [SubAccountFactory(organization=shop) for _ in range(5)]
+    results = race(*[(lambda m=m: services.request_livestream_access(livestream=stream, actor=m)) for m in members])
+    assert all(isinstance(r, LivestreamAccessRequest) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert LivestreamAccessRequest.objects.count() == 1
+    assert LivestreamAccessRequest.objects.get().events.count() == 1
+
+
+def test_approve_racing_decline_applies_exactly_one():
+    from grants.models import LivestreamAccessRequest
+    from livestreams.factories import LivestreamFactory
+
+    for _ in range(5):
+        shop = ShopFactory()
+        stream = LivestreamFactory(cooperating=[shop], minutes=0)
+        access_request = services.request_livestream_access(livestream=stream, actor=shop.main_account)
+        creator_user = stream.creator.user
+        approved, declined = race(
+            lambda r=access_request, u=creator_user: services.approve_livestream_request(request=r, actor=u),
+            lambda r=access_request, u=creator_user: services.decline_livestream_request(request=r, actor=u),
+        )
+        outcomes = [r for r in (approved, declined) if isinstance(r, LivestreamAccessRequest)]
+        refusals = [r for r in (approved, declined) if isinstance(r, ValidationError)]
+        assert len(outcomes) == 1, (approved, declined)
+        assert len(refusals) == 1
+        assert error_codes(refusals[0]) == {"not_pending"}
+        access_request.refresh_from_db()
+        assert access_request.status == outcomes[0].status
+        assert access_request.events.count() == 2

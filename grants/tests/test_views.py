@@ -46,11 +46,11 @@ def test_creator_list_query_count_is_fixed(client, frozen_today, django_assert_n
     for i in range(rows):
         GrantFactory(creator=creator, organization=ShopFactory() if i % 2 else AgencyFactory(), expired=i % 3 == 0)
     login(client, creator.user)
-    # session, user (with party), status counts, the page of rows
-    with django_assert_num_queries(4):
+    # session, user (with party), status counts, the page of rows, pending-request badge
+    with django_assert_num_queries(5):
         response = client.get(reverse("grants:creator_grants"))
     assert response.status_code == 200
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         client.get(reverse("grants:creator_grants"), {"status": "active", "q": "店", "page": 2})
 
 
@@ -356,8 +356,8 @@ def test_org_home_lists_latest_grant_per_creator_with_fixed_queries(
     for i in range(rows):
         GrantFactory(organization=shop, scheduled=i % 4 == 1, expired=i % 4 == 2, revoked=i % 4 == 3)
     login(client, shop.main_account)
-    # session, user, counts, rows, (switcher options rendered in the shell)
-    with django_assert_num_queries(5):
+    # session, user, org requests, counts, rows, (switcher options rendered in the shell)
+    with django_assert_num_queries(6):
         response = client.get(reverse("grants:org_home"))
     assert response.status_code == 200
     assert response.content.decode().count('id="creator-row-') == min(rows, 20)

@@ -11,8 +11,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from grants import services
 from grants.factories import GrantFactory
-from grants.models import Grant
+from grants.models import Grant, LivestreamAccessRequest
+from livestreams.factories import LivestreamFactory
+from livestreams.models import Livestream
 from portal.factories import DEMO_PASSWORD, AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
 from portal.models import Creator, Membership, Organization, User
 
@@ -49,6 +52,8 @@ class Command(BaseCommand):
 
     def extend(self, world: dict) -> None:
         seed_grants(world)
+        seed_livestreams(world)
+        seed_requests(world)
 
 
 def seed_grants(world: dict) -> None:
@@ -84,6 +89,76 @@ def seed_grants(world: dict) -> None:
     GrantFactory(creator=world["creator2"], organization=shop, starts_on=on(-12), ends_on=on(18))
     for other, (start, end, revoked) in zip(world["creators"], statuses * 3, strict=False):
         GrantFactory(creator=other, organization=shop, starts_on=on(start), ends_on=on(end), revoked=revoked)
+
+
+LIVESTREAM_DAYS = 90
+CREATOR_LIVESTREAMS = 60
+
+
+def seed_livestreams(world: dict) -> None:
+    """``creator``: ~60 livestreams over the last 90 days with one live now; ``shop`` cooperated in
+    most, ``agency`` in some. ``creator2`` and a few other creators have some too."""
+    rng = factory.random.randgen
+    creator, shop, agency = world["creator"], world["shop"], world["agency"]
+    others = world["shops"][:12]
+    now = timezone.now()
+    today = timezone.localdate(now)
+    for i in range(CREATOR_LIVESTREAMS):
+        day = today - datetime.timedelta(days=round((i + 0.5) * LIVESTREAM_DAYS / CREATOR_LIVESTREAMS))
+        started = timezone.make_aware(datetime.datetime.combine(day, datetime.time(19 + i % 3, (i % 4) * 15)))
+        cooperating = [shop] if i % 5 else []
+        if i % 3 == 0:
+            cooperating.append(agency)
+        cooperating += rng.sample(others, k=1 + i % 3)
+        LivestreamFactory(
+            external_id=f"demo-creator-{i:03d}", creator=creator, cooperating=cooperating, started_at=started,
+            duration=90 + (i * 37) % 150,
+        )  # fmt: skip
+    LivestreamFactory(
+        external_id="demo-creator-live", creator=creator, cooperating=[shop, agency, others[0]], live=True
+    )
+    for i in range(15):
+        day = today - datetime.timedelta(days=3 + i * 6)
+        LivestreamFactory(
+            external_id=f"demo-creator2-{i:03d}", creator=world["creator2"],
+            cooperating=[shop] if i % 2 else [world["shops"][i % 30]],
+            started_at=timezone.make_aware(datetime.datetime.combine(day, datetime.time(20))), duration=120,
+        )  # fmt: skip
+    for n, other in enumerate(world["creators"][:10]):
+        for i in range(3):
+            day = today - datetime.timedelta(days=2 + i * 11 + n)
+            LivestreamFactory(
+                external_id=f"demo-{other.douyin_id}-{i}", creator=other,
+                cooperating=[shop] if (n + i) % 2 else [world["shops"][(n + i) % 30]],
+                started_at=timezone.make_aware(datetime.datetime.combine(day, datetime.time(20))), duration=60,
+            )  # fmt: skip
+
+
+def seed_requests(world: dict) -> None:
+    """Requests from ``shop`` and ``agency`` in every status, through the services (with history)."""
+    creator, shop, agency = world["creator"], world["shop"], world["agency"]
+    if LivestreamAccessRequest.objects.for_creator(creator).exists():
+        return
+    staff = User.objects.get(username="shop-staff")
+    shop_streams = list(Livestream.objects.for_creator(creator).cooperated_by(shop).newest_first()[:8])
+    agency_streams = list(Livestream.objects.for_creator(creator).cooperated_by(agency).newest_first()[:4])
+    creator_user = creator.user
+    plan = [
+        (shop_streams[0], staff, None), (shop_streams[1], shop.main_account, None), (shop_streams[2], staff, None),
+        (shop_streams[3], staff, "approve"), (shop_streams[4], shop.main_account, "approve"),
+        (shop_streams[5], staff, "decline"), (shop_streams[6], staff, "revoke"),
+        (agency_streams[0], agency.main_account, None), (agency_streams[1], agency.main_account, "approve"),
+        (agency_streams[2], agency.main_account, "decline"),
+    ]  # fmt: skip
+    for livestream, actor, outcome in plan:
+        access_request = services.request_livestream_access(livestream=livestream, actor=actor)
+        if outcome == "approve":
+            services.approve_livestream_request(request=access_request, actor=creator_user)
+        elif outcome == "decline":
+            services.decline_livestream_request(request=access_request, actor=creator_user)
+        elif outcome == "revoke":
+            services.approve_livestream_request(request=access_request, actor=creator_user)
+            services.revoke_livestream_access(request=access_request, actor=creator_user)
 
 
 def _demo_user(username: str) -> dict:

@@ -1,0 +1,176 @@
+"""Single-livestream requests (SPEC §5): request → approve/decline → revoke, and module access."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from grants import services
+from grants.access import can_view_livestream_modules, livestream_access
+from grants.factories import GrantFactory
+from grants.models import LivestreamAccessEvent, LivestreamAccessRequest, RequestStatus
+from livestreams.factories import LivestreamFactory
+from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
+from portal.models import User
+
+from .conftest import error_codes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    creator = CreatorFactory()
+    shop = ShopFactory()
+    stream = LivestreamFactory(creator=creator, cooperating=[shop], minutes=3)
+    return {"creator": creator, "shop": shop, "stream": stream, "staff": SubAccountFactory(organization=shop)}
+
+
+def events():
+    return list(LivestreamAccessEvent.objects.order_by("pk").values_list("operation", flat=True))
+
+
+def test_sub_account_requests_for_its_organization(world):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    assert request.status == RequestStatus.PENDING
+    assert request.organization == world["shop"]
+    assert request.requested_by == world["staff"]
+    assert events() == ["request"]
+
+
+def test_second_request_while_pending_returns_the_pending_one(world):
+    first = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    second = services.request_livestream_access(livestream=world["stream"], actor=world["shop"].main_account)
+    assert second.pk == first.pk
+    assert LivestreamAccessRequest.objects.count() == 1
+    assert events() == ["request"]
+
+
+def test_request_while_approved_is_refused(world):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    services.approve_livestream_request(request=request, actor=world["creator"].user)
+    with pytest.raises(ValidationError) as excinfo:
+        services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    assert error_codes(excinfo.value) == {"already_approved"}
+    assert LivestreamAccessRequest.objects.count() == 1
+    assert events() == ["request", "approve"]
+
+
+@pytest.mark.parametrize("end", ["decline", "revoke"])
+def test_after_decline_or_revoke_a_new_request_is_allowed(world, end):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    creator_user = world["creator"].user
+    if end == "decline":
+        services.decline_livestream_request(request=request, actor=creator_user)
+    else:
+        services.approve_livestream_request(request=request, actor=creator_user)
+        services.revoke_livestream_access(request=request, actor=creator_user)
+    again = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    assert again.pk != request.pk
+    assert again.status == RequestStatus.PENDING
+
+
+def test_only_cooperating_members_may_request(world):
+    for outsider in (
+        ShopFactory().main_account,
+        AgencyFactory().main_account,
+        CreatorFactory().user,
+        world["creator"].user,
+    ):
+        with pytest.raises(PermissionDenied):
+            services.request_livestream_access(livestream=world["stream"], actor=outsider)
+    assert LivestreamAccessRequest.objects.count() == 0
+
+
+def test_only_the_livestreams_creator_decides(world):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    for intruder in (CreatorFactory().user, world["shop"].main_account, world["staff"]):
+        for decide in (services.approve_livestream_request, services.decline_livestream_request):
+            with pytest.raises(PermissionDenied):
+                decide(request=request, actor=intruder)
+    request.refresh_from_db()
+    assert request.status == RequestStatus.PENDING
+    assert events() == ["request"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "call", "code"),
+    [
+        ("approve", services.approve_livestream_request, "not_pending"),
+        ("decline", services.approve_livestream_request, "not_pending"),
+        ("approve", services.decline_livestream_request, "not_pending"),
+        (None, services.revoke_livestream_access, "not_approved"),
+        ("decline", services.revoke_livestream_access, "not_approved"),
+    ],
+)
+def test_decisions_only_from_the_right_status(world, setup, call, code):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    creator_user = world["creator"].user
+    if setup == "approve":
+        services.approve_livestream_request(request=request, actor=creator_user)
+    elif setup == "decline":
+        services.decline_livestream_request(request=request, actor=creator_user)
+    before = (LivestreamAccessRequest.objects.get().status, events())
+    with pytest.raises(ValidationError) as excinfo:
+        call(request=request, actor=creator_user)
+    assert error_codes(excinfo.value) == {code}
+    assert (LivestreamAccessRequest.objects.get().status, events()) == before
+
+
+def fresh(user):
+    return User.objects.get(pk=user.pk)
+
+
+def test_module_access_follows_approval_and_revoke_at_once(world, django_assert_max_num_queries):
+    stream, staff, main = world["stream"], world["staff"], world["shop"].main_account
+    for user in (staff, main):
+        assert not can_view_livestream_modules(fresh(user), stream)
+        assert livestream_access(fresh(user), stream) == (True, False)
+    request = services.request_livestream_access(livestream=stream, actor=staff)
+    assert not can_view_livestream_modules(fresh(staff), stream)
+    services.approve_livestream_request(request=request, actor=world["creator"].user)
+    for user in (staff, main):
+        loaded = fresh(user)
+        with django_assert_max_num_queries(1):
+            assert can_view_livestream_modules(loaded, stream)
+        with django_assert_max_num_queries(1):
+            assert livestream_access(user, stream) == (True, True)
+    services.revoke_livestream_access(request=request, actor=world["creator"].user)
+    for user in (staff, main):
+        assert not can_view_livestream_modules(fresh(user), stream)
+
+
+def test_creator_sees_modules_of_own_livestreams_only(world, django_assert_max_num_queries):
+    creator_user = fresh(world["creator"].user)
+    with django_assert_max_num_queries(1):
+        assert can_view_livestream_modules(creator_user, world["stream"])
+    with django_assert_max_num_queries(0):
+        assert can_view_livestream_modules(world["creator"].user, world["stream"])
+    other = LivestreamFactory(minutes=0)
+    assert not can_view_livestream_modules(creator_user, other)
+    assert livestream_access(creator_user, other) == (False, False)
+
+
+def test_main_account_with_active_full_grant_sees_all_modules_of_the_creator(world):
+    agency = AgencyFactory()
+    not_cooperating = LivestreamFactory(creator=world["creator"], cooperating=[world["shop"]], minutes=0)
+    GrantFactory(creator=world["creator"], organization=agency)
+    assert can_view_livestream_modules(fresh(agency.main_account), not_cooperating)
+    assert livestream_access(fresh(agency.main_account), not_cooperating) == (True, True)
+    agency_staff = SubAccountFactory(organization=agency)
+    assert not can_view_livestream_modules(fresh(agency_staff), not_cooperating)
+    assert livestream_access(fresh(agency_staff), not_cooperating) == (False, False)
+
+
+@pytest.mark.parametrize("traits", [{"expired": True}, {"scheduled": True}, {"revoked": True}])
+def test_inactive_full_grant_gives_no_module_access(world, traits):
+    agency = AgencyFactory()
+    GrantFactory(creator=world["creator"], organization=agency, **traits)
+    assert not can_view_livestream_modules(fresh(agency.main_account), world["stream"])
+
+
+def test_approval_for_one_organization_does_not_open_another(world):
+    other_shop = ShopFactory()
+    stream = LivestreamFactory(creator=world["creator"], cooperating=[world["shop"], other_shop], minutes=0)
+    request = services.request_livestream_access(livestream=stream, actor=world["staff"])
+    services.approve_livestream_request(request=request, actor=world["creator"].user)
+    assert not can_view_livestream_modules(fresh(other_shop.main_account), stream)
+    assert not can_view_livestream_modules(fresh(world["staff"]), world["stream"])  # another livestream

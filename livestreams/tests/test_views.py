@@ -1,0 +1,215 @@
+"""Livestream pages: cooperation gates the detail page, requests unlock the modules, 404/403."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from grants import services
+from grants.factories import GrantFactory
+from grants.models import LivestreamAccessEvent, LivestreamAccessRequest
+from livestreams.factories import LivestreamFactory
+from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+D10 = Decimal("10.00")
+MODULES = ["livestreams:big_screen", "livestreams:traffic", "livestreams:audience"]
+
+
+@pytest.fixture
+def world():
+    creator = CreatorFactory(name="测试达人")
+    shop, rival = ShopFactory(name="本店"), ShopFactory(name="别家店")
+    stream = LivestreamFactory(creator=creator, cooperating=[shop, rival], minutes=30, title="直播甲")
+    return {
+        "creator": creator,
+        "shop": shop,
+        "rival": rival,
+        "stream": stream,
+        "staff": SubAccountFactory(organization=shop),
+        "outsider": ShopFactory(name="路人店"),
+    }
+
+
+def url(name, stream):
+    return reverse(name, args=[stream.pk])
+
+
+def test_org_list_shows_cooperated_livestreams_with_own_gmv(client, world):
+    other = LivestreamFactory(creator=world["creator"], cooperating=[world["rival"]], minutes=0, title="与本店无关")
+    client.force_login(world["staff"])
+    html = client.get(reverse("livestreams:org_livestreams")).content.decode()
+    assert "直播甲" in html
+    assert "与本店无关" not in html
+    own = world["stream"].cooperations.get(organization=world["shop"])
+    assert own.gmv != world["stream"].gmv  # the rival sold too
+    assert other.pk
+
+
+@pytest.mark.parametrize("count", [2, 25])
+def test_org_list_query_count_is_fixed(client, world, django_assert_num_queries, count):
+    for _ in range(count):
+        LivestreamFactory(creator=world["creator"], cooperating=[world["shop"]], minutes=0)
+    client.force_login(world["shop"].main_account)
+    # session, user, cooperations page (with livestream and creator), open requests, switcher options
+    with django_assert_num_queries(5):
+        assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
+
+
+def _products(stream, **by_org):
+    stream.replace_products(
+        {"organization": org, "sku": sku, "name": f"商品{sku}", "price": D10, "units": 1, "orders": 1, "gmv": D10}
+        for org, skus in by_org.values()
+        for sku in skus
+    )
+
+
+def test_detail_shows_only_own_products_to_a_cooperating_member(client, world):
+    stream = world["stream"]
+    _products(stream, own=(world["shop"], ["OWN-1", "OWN-2"]), rival=(world["rival"], ["RIVAL-1"]))
+    client.force_login(world["staff"])
+    html = client.get(url("livestreams:detail", stream)).content.decode()
+    assert "OWN-1" in html
+    assert "OWN-2" in html
+    assert "RIVAL-1" not in html
+    assert "解锁更多数据" in html
+    for name in MODULES:
+        assert url(name, stream) not in html
+
+
+def test_creator_sees_all_products_and_module_links(client, world):
+    _products(world["stream"], own=(world["shop"], ["OWN-1"]), rival=(world["rival"], ["RIVAL-1"]))
+    client.force_login(world["creator"].user)
+    html = client.get(url("livestreams:detail", world["stream"])).content.decode()
+    assert "OWN-1" in html
+    assert "RIVAL-1" in html
+    for name in MODULES:
+        assert url(name, world["stream"]) in html
+    assert "解锁更多数据" not in html
+
+
+@pytest.mark.parametrize("name", ["livestreams:detail", "livestreams:unlock", *MODULES])
+def test_non_cooperating_organization_gets_404_like_a_missing_livestream(client, world, name):
+    for user in (
+        world["outsider"].main_account,
+        SubAccountFactory(organization=world["outsider"]),
+        CreatorFactory().user,
+    ):
+        client.force_login(user)
+        assert client.get(url(name, world["stream"])).status_code == 404
+        assert client.get(reverse(name, args=[world["stream"].pk + 999])).status_code == 404
+    assert LivestreamAccessRequest.objects.count() == 0
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_cooperating_without_access_gets_403_on_modules_and_no_data(client, world, name):
+    client.force_login(world["staff"])
+    response = client.get(url(name, world["stream"]))
+    assert response.status_code == 403
+    assert world["stream"].title not in response.content.decode()
+
+
+def test_confirm_dialog_creates_nothing_and_only_confirm_requests(client, world):
+    client.force_login(world["staff"])
+    dialog = client.get(url("livestreams:unlock", world["stream"]), **HTMX)
+    assert dialog.status_code == 200
+    assert "确认" in dialog.content.decode()
+    assert "<html" not in dialog.content.decode()
+    page = client.get(url("livestreams:unlock", world["stream"]))
+    assert "<html" in page.content.decode()
+    assert LivestreamAccessRequest.objects.count() == 0
+    response = client.post(url("livestreams:unlock", world["stream"]), **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="unlock-state" hx-swap-oob="true"' in html
+    assert "已申请，待达人审批" in html
+    assert "close-dialog" in response.headers["HX-Trigger"]
+    assert LivestreamAccessRequest.objects.count() == 1
+    client.post(url("livestreams:unlock", world["stream"]))  # again: the pending one stands
+    assert LivestreamAccessRequest.objects.count() == 1
+    assert LivestreamAccessEvent.objects.count() == 1
+    detail = client.get(url("livestreams:detail", world["stream"])).content.decode()
+    assert "已申请，待达人审批" in detail
+
+
+def test_plain_post_redirects_to_detail(client, world):
+    client.force_login(world["shop"].main_account)
+    response = client.post(url("livestreams:unlock", world["stream"]))
+    assert response.status_code == 302
+    assert response.url == url("livestreams:detail", world["stream"])
+
+
+def test_sub_account_sees_modules_after_approval_and_loses_them_at_once(client, world):
+    stream = world["stream"]
+    access_request = services.request_livestream_access(livestream=stream, actor=world["staff"])
+    client.force_login(world["staff"])
+    services.approve_livestream_request(request=access_request, actor=world["creator"].user)
+    for name in MODULES:
+        assert client.get(url(name, stream)).status_code == 200
+    assert client.post(url("livestreams:unlock", stream)).status_code == 403  # nothing to unlock
+    services.revoke_livestream_access(request=access_request, actor=world["creator"].user)
+    for name in MODULES:
+        assert client.get(url(name, stream)).status_code == 403
+    assert "解锁更多数据" in client.get(url("livestreams:detail", stream)).content.decode()
+
+
+def test_main_account_with_active_full_grant_sees_modules_of_any_livestream_of_the_creator(client, world):
+    agency = AgencyFactory()
+    GrantFactory(creator=world["creator"], organization=agency)
+    client.force_login(agency.main_account)
+    for name in ["livestreams:detail", *MODULES]:
+        assert client.get(url(name, world["stream"])).status_code == 200
+    client.force_login(SubAccountFactory(organization=agency))
+    assert client.get(url("livestreams:detail", world["stream"])).status_code == 404
+
+
+@pytest.mark.parametrize("minutes", [5, 300])
+@pytest.mark.parametrize(
+    ("name", "queries"), [("livestreams:big_screen", 6), ("livestreams:traffic", 5), ("livestreams:audience", 5)]
+)
+def test_module_pages_have_a_fixed_query_count(client, django_assert_num_queries, minutes, name, queries):
+    creator = CreatorFactory()
+    stream = LivestreamFactory(creator=creator, minutes=minutes, duration=max(minutes, 60))
+    client.force_login(creator.user)
+    # session, user, livestream, access, then the module's own: (minutes + ranking) or (one join), + badge
+    with django_assert_num_queries(queries):
+        assert client.get(url(name, stream)).status_code == 200
+
+
+def test_big_screen_polls_while_live_and_stops_when_ended(client):
+    creator = CreatorFactory()
+    stream = LivestreamFactory(creator=creator, live=True)
+    client.force_login(creator.user)
+    page = client.get(url("livestreams:big_screen", stream)).content.decode()
+    assert 'hx-trigger="every 5s"' in page
+    poll = {"HTTP_HX_TARGET": "big-screen-live", **HTMX}
+    response = client.get(url("livestreams:big_screen", stream), **poll)
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    stream.ended_at = timezone.now()
+    stream.save(update_fields=["ended_at"])
+    response = client.get(url("livestreams:big_screen", stream), **poll)
+    assert response.status_code == 286
+    assert 'hx-trigger="every 5s"' not in response.content.decode()
+
+
+def test_big_screen_shows_new_minutes_on_the_next_poll(client):
+    creator = CreatorFactory()
+    stream = LivestreamFactory(creator=creator, live=True, minutes=3)
+    client.force_login(creator.user)
+    poll = {"HTTP_HX_TARGET": "big-screen-live", **HTMX}
+    stream.add_minutes([(timezone.now() - datetime.timedelta(seconds=1), 987654, 10, 0, 0)])
+    html = client.get(url("livestreams:big_screen", stream), **poll).content.decode()
+    assert "98.8万" in html
+
+
+def test_unlock_requires_csrf(world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["staff"])
+    assert client.post(url("livestreams:unlock", world["stream"])).status_code == 403
+    assert LivestreamAccessRequest.objects.count() == 0
