@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from django.db import connections, models, router, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models import F, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -65,6 +66,49 @@ class LivestreamQuerySet(models.QuerySet):
     def newest_first(self) -> LivestreamQuerySet:
         return self.order_by("-started_at", "-pk")
 
+    def sort_by(self, key: str) -> LivestreamQuerySet:
+        """Largest first by one of ``SORT_KEYS`` (newest first for ``started_at``)."""
+        field = key if key in SORT_KEYS else "started_at"
+        return self.order_by(F(field).desc(nulls_last=True), "-pk")
+
+    def totals_with_previous(self, start: datetime.date, end: datetime.date) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Totals of ``[start, end]`` and of the period of the same length just before, in one query."""
+        length = (end - start).days + 1
+        previous_start = start - datetime.timedelta(days=length)
+        current = Q(started_at__gte=local_midnight(start))
+        sums = {}
+        for name, period in (("cur", current), ("prev", ~current)):
+            sums.update(
+                {
+                    f"{name}_count": models.Count("pk", filter=period),
+                    f"{name}_gmv": Sum("gmv", filter=period),
+                    f"{name}_orders": Sum("orders", filter=period),
+                    f"{name}_units": Sum("units", filter=period),
+                    f"{name}_viewers": Sum("viewers", filter=period),
+                }
+            )
+        row = self.started_between(previous_start, end).order_by().aggregate(**sums)
+        return _totals(row, "cur"), _totals(row, "prev")
+
+    def daily(self, start: datetime.date, end: datetime.date) -> list[dict[str, Any]]:
+        """GMV, orders and livestream count per calendar day (Asia/Shanghai) of ``[start, end]``,
+        every day present (zeros where nothing started). A livestream counts on its start date."""
+        rows = (
+            self.started_between(start, end)
+            .annotate(day=TruncDate("started_at", tzinfo=timezone.get_default_timezone()))
+            .order_by()
+            .values("day")
+            .annotate(gmv=Sum("gmv"), orders=Sum("orders"), count=models.Count("pk"))
+        )
+        by_day = {row["day"]: row for row in rows}
+        days = []
+        for offset in range((end - start).days + 1):
+            day = start + datetime.timedelta(days=offset)
+            row = by_day.get(day, {})
+            days.append({"day": day, "gmv": row.get("gmv") or ZERO, "orders": row.get("orders") or 0,
+                         "count": row.get("count") or 0})  # fmt: skip
+        return days
+
     def totals(self) -> dict[str, Any]:
         """One aggregate query: count, gmv, orders, units, viewers (sum) and average viewers."""
         result = self.order_by().aggregate(
@@ -83,6 +127,22 @@ class LivestreamQuerySet(models.QuerySet):
             "viewers": result["viewers"] or 0,
             "avg_viewers": (result["viewers"] or 0) // count if count else 0,
         }
+
+
+SORT_KEYS = ("started_at", "gmv", "orders", "peak_online")
+
+
+def _totals(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    count = row[f"{prefix}_count"] or 0
+    viewers = row[f"{prefix}_viewers"] or 0
+    return {
+        "count": count,
+        "gmv": row[f"{prefix}_gmv"] or ZERO,
+        "orders": row[f"{prefix}_orders"] or 0,
+        "units": row[f"{prefix}_units"] or 0,
+        "viewers": viewers,
+        "avg_viewers": viewers // count if count else 0,
+    }
 
 
 class Livestream(models.Model):
@@ -238,6 +298,26 @@ class ProductSaleQuerySet(models.QuerySet):
     def by_gmv(self) -> ProductSaleQuerySet:
         return self.order_by("-gmv", "pk")
 
+    def top_products(self, creator: Creator, start: datetime.date, end: datetime.date, limit: int = 10) -> list:
+        """The creator's best-selling products in livestreams started in ``[start, end]``, by GMV."""
+        return list(
+            self.filter(
+                livestream__creator=creator,
+                livestream__started_at__gte=local_midnight(start),
+                livestream__started_at__lt=local_midnight(end + datetime.timedelta(days=1)),
+            )
+            .order_by()
+            .values("organization_id", "organization__name", "sku")
+            .annotate(
+                name=models.Max("name"),
+                gmv=Sum("gmv"),
+                orders=Sum("orders"),
+                units=Sum("units"),
+                livestreams=models.Count("livestream_id"),
+            )  # fmt: skip
+            .order_by("-gmv", "sku")[:limit]
+        )
+
 
 class ProductSale(models.Model):
     """A product sold in a livestream: whose it is (a shop), and how much of it sold there."""
@@ -279,6 +359,20 @@ class CooperationQuerySet(models.QuerySet):
 
     def newest_first(self) -> CooperationQuerySet:
         return self.order_by("-started_at", "-livestream_id")
+
+    def top_organizations(self, creator: Creator, start: datetime.date, end: datetime.date, limit: int = 10) -> list:
+        """The shops (and agencies) whose products sold most in the creator's livestreams of ``[start, end]``."""
+        return list(
+            self.filter(
+                livestream__creator=creator,
+                started_at__gte=local_midnight(start),
+                started_at__lt=local_midnight(end + datetime.timedelta(days=1)),
+            )
+            .order_by()
+            .values("organization_id", "organization__name", "organization__kind")
+            .annotate(gmv=Sum("gmv"), orders=Sum("orders"), units=Sum("units"), livestreams=models.Count("pk"))
+            .order_by("-gmv", "organization_id")[:limit]
+        )
 
 
 class Cooperation(models.Model):

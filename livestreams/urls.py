@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import views
+from . import creator_views, views
 
 app_name = "livestreams"
 urlpatterns = [
-    path("creators/<int:creator_id>/", views.creator_overview, name="creator_overview"),
-    path("creators/<int:creator_id>/livestreams/", views.creator_livestreams, name="creator_livestreams"),
+    path("creators/<int:creator_id>/", creator_views.overview, name="creator_overview"),
+    path("creators/<int:creator_id>/livestreams/", creator_views.livestream_list, name="creator_livestreams"),
+    path("creators/<int:creator_id>/livestreams.csv", creator_views.export_csv, name="creator_export"),
     path("livestreams/", views.org_livestreams, name="org_livestreams"),
     path("livestreams/<int:livestream_id>/", views.detail, name="detail"),
     path("livestreams/<int:livestream_id>/unlock/", views.unlock, name="unlock"),

@@ -19,7 +19,6 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from grants import access, services
 from grants.models import LivestreamAccessRequest
-from grants.perspective import creator_data_view  # noqa: F401 - re-exported for creator pages
 from portal.pagination import paginate
 
 from .charts import Series
@@ -236,16 +235,3 @@ def audience(request: HttpRequest, livestream_id: int) -> HttpResponse:
     livestream, _modules = _livestream_for(request, livestream_id, modules=True)
     livestream = Livestream.objects.select_related("creator", "audience").get(pk=livestream.pk)
     return render(request, "livestreams/audience.html", {"livestream": livestream})
-
-
-# --- placeholders until the creator data pages land ---------------------------------------------
-
-
-@creator_data_view
-def creator_overview(request, creator):
-    return render(request, "grants/placeholder.html", {"title": creator.name})
-
-
-@creator_data_view
-def creator_livestreams(request, creator):
-    return render(request, "grants/placeholder.html", {"title": creator.name})

@@ -1,0 +1,154 @@
+"""A creator's full sales data (全部带货数据): overview, livestream list, CSV export.
+
+The pages a creator sees of themself, and exactly the pages an authorized main account sees after
+switching perspective (read-only, with the banner). ``creator_data_view`` asks ``grants.access``.
+Every figure is aggregated by the database; each page has a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from grants.perspective import creator_data_view
+from portal.pagination import paginate
+
+from .models import SORT_KEYS, Cooperation, Livestream, ProductSale
+from .ranges import PRESETS, parse_range
+
+SORT_LABELS = {
+    "started_at": gettext_lazy("开播时间"),
+    "gmv": gettext_lazy("成交金额"),
+    "orders": gettext_lazy("订单"),
+    "peak_online": gettext_lazy("最高在线"),
+}
+KPIS = (
+    ("gmv", gettext_lazy("成交金额"), "money"),
+    ("orders", gettext_lazy("成交订单"), "compact"),
+    ("units", gettext_lazy("成交件数"), "compact"),
+    ("count", gettext_lazy("直播场次"), "compact"),
+    ("avg_viewers", gettext_lazy("场均观看人数"), "compact"),
+)
+
+
+def _delta(current, previous) -> float | None:
+    """The change against the previous period as a fraction; None when that period had nothing."""
+    if not previous:
+        return None
+    return float((Decimal(current) - Decimal(previous)) / Decimal(previous))
+
+
+def _range_context(request: HttpRequest, creator) -> dict:
+    date_range, form = parse_range(request.GET, timezone.localdate())
+    return {
+        "creator": creator,
+        "range": date_range,
+        "range_form": form,
+        "presets": PRESETS,
+    }
+
+
+@require_GET
+@creator_data_view
+def overview(request: HttpRequest, creator) -> HttpResponse:
+    """KPIs with the change against the previous period, a daily trend, top products and shops."""
+    context = _range_context(request, creator)
+    date_range = context["range"]
+    livestreams = Livestream.objects.for_creator(creator)
+    current, previous = livestreams.totals_with_previous(date_range.start, date_range.end)
+    context.update(
+        kpis=[
+            {
+                "key": key,
+                "label": label,
+                "fmt": fmt,
+                "value": current[key],
+                "previous": previous[key],
+                "delta": _delta(current[key], previous[key]),
+            }
+            for key, label, fmt in KPIS
+        ],  # fmt: skip
+        daily=livestreams.daily(date_range.start, date_range.end),
+        top_products=ProductSale.objects.top_products(creator, date_range.start, date_range.end),
+        top_shops=Cooperation.objects.top_organizations(creator, date_range.start, date_range.end),
+    )
+    template = "livestreams/creator_overview.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#overview-body"
+    return render(request, template, context)
+
+
+@require_GET
+@creator_data_view
+def livestream_list(request: HttpRequest, creator) -> HttpResponse:
+    """Every livestream in the range, sortable, paginated, each linking to its detail and modules."""
+    context = _range_context(request, creator)
+    date_range = context["range"]
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORT_KEYS else "started_at"
+    livestreams = Livestream.objects.for_creator(creator).started_between(date_range.start, date_range.end)
+    context.update(
+        page=paginate(livestreams.sort_by(sort), request),
+        sort=sort,
+        sorts=[(key, SORT_LABELS[key]) for key in SORT_KEYS],
+    )
+    template = "livestreams/creator_livestreams.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#livestream-table"
+    return render(request, template, context)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_COLUMNS = (
+    ("started_at", gettext_lazy("开播时间")),
+    ("ended_at", gettext_lazy("下播时间")),
+    ("title", gettext_lazy("标题")),
+    ("gmv", gettext_lazy("成交金额")),
+    ("orders", gettext_lazy("成交订单")),
+    ("units", gettext_lazy("成交件数")),
+    ("peak_online", gettext_lazy("最高在线")),
+    ("viewers", gettext_lazy("累计观看")),
+    ("avg_watch_seconds", gettext_lazy("平均观看时长（秒）")),
+    ("new_followers", gettext_lazy("新增粉丝")),
+    ("external_id", gettext_lazy("外部编号")),
+)
+
+
+@require_GET
+@creator_data_view
+def export_csv(request: HttpRequest, creator) -> HttpResponse:
+    """The livestream list of the range as CSV: streamed, UTF-8 with a BOM so Excel reads Chinese."""
+    context = _range_context(request, creator)
+    date_range = context["range"]
+    rows = (
+        Livestream.objects.for_creator(creator)
+        .started_between(date_range.start, date_range.end)
+        .order_by("started_at", "pk")
+        .values_list(*(name for name, _label in CSV_COLUMNS))
+    )
+    writer = csv.writer(_Echo())
+    local = timezone.localtime
+
+    def lines():
+        yield "\ufeff" + writer.writerow([str(label) for _name, label in CSV_COLUMNS])
+        for row in rows.iterator(chunk_size=2000):
+            values = list(row)
+            values[0] = local(values[0]).strftime("%Y-%m-%d %H:%M")
+            values[1] = local(values[1]).strftime("%Y-%m-%d %H:%M") if values[1] else ""
+            yield writer.writerow(values)
+
+    filename = f"livestreams-{creator.pk}-{date_range.start:%Y%m%d}-{date_range.end:%Y%m%d}.csv"
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
