@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 PYTEST_ARGS ?=
+WORKERS ?= 2
 
 .PHONY: run test lint messages bench load clean
 
@@ -27,7 +28,7 @@ run: $(VENV)/.run-installed
 
 ## make test: install the dev requirements and run the whole suite (DATABASE_URL picks the database)
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

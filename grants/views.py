@@ -219,7 +219,7 @@ def revoke(request: HttpRequest, grant_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def renew_early(request: HttpRequest, grant_id: int) -> HttpResponse:
     creator, grant = _creator_grant(request, grant_id)
-    form = RenewEarlyForm(request.POST or None, grant=grant)
+    form = RenewEarlyForm(request.POST if request.method == "POST" else None, grant=grant)
     if request.method == "POST" and form.is_valid():
         try:
             grant = services.renew_early(grant=grant, actor=request.user, **form.cleaned_data)
@@ -242,7 +242,7 @@ def renew_early(request: HttpRequest, grant_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def renew(request: HttpRequest, grant_id: int) -> HttpResponse:
     creator, grant = _creator_grant(request, grant_id)
-    form = RenewForm(request.POST or None, initial={"starts_on": today()})
+    form = RenewForm(request.POST if request.method == "POST" else None, initial={"starts_on": today()})
     if request.method == "POST" and form.is_valid():
         try:
             grant = services.renew(grant=grant, actor=request.user, **form.cleaned_data)

@@ -1,0 +1,220 @@
+"""URL × role crawl (OWASP ASVS V8): every URL pattern, every role, GET and POST.
+
+The URL patterns come from the resolver, so a new pattern the crawl does not cover fails
+``test_every_route_is_covered``. Parameters are filled with objects that belong to the creator
+"A": her grant, her livestream, a request for it. Each role gets the expected status, and a role
+without access never sees the protected data (titles, GMV, product names, the grantee).
+"""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from grants import services
+from grants.factories import GrantFactory
+from grants.models import Grant, GrantEvent, LivestreamAccessEvent, LivestreamAccessRequest
+from livestreams.factories import LivestreamFactory
+from livestreams.templatetags.data_format import format_money
+from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
+from tests.urlmap import all_routes
+
+ROLES = ("anonymous", "owner", "other_creator", "main_with_access", "sub_with_access", "main_without_access")
+LOGIN = 302  # anonymous: sent to the login page
+
+# Expected status per route: (GET, POST), each either one status for every signed-in role or a dict.
+ANY = "any"
+
+
+def per_role(anonymous=LOGIN, **statuses):
+    return {"anonymous": anonymous, **statuses}
+
+
+def same(status, anonymous=LOGIN):
+    return per_role(anonymous, **dict.fromkeys(ROLES[1:], status))
+
+
+CREATOR_ONLY = dict(owner=200, other_creator=200, main_with_access=403, sub_with_access=403, main_without_access=403)
+OWN_GRANT_ACTION = dict(
+    owner=200, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403
+)
+CREATOR_DATA = dict(owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404)
+MODULES = dict(owner=200, other_creator=404, main_with_access=200, sub_with_access=200, main_without_access=403)
+DECIDE = dict(owner=302, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403)
+
+EXPECTED = {
+    "home": (same(302), same(405)),
+    "no_party": (same(302), same(405)),
+    "login": (per_role(200, **dict.fromkeys(ROLES[1:], 302)), per_role(200, **dict.fromkeys(ROLES[1:], 302))),
+    "logout": (same(405), same(302)),
+    "set_language": (per_role(302, **dict.fromkeys(ROLES[1:], 302)), per_role(302, **dict.fromkeys(ROLES[1:], 302))),
+    "healthz": (per_role(200, **dict.fromkeys(ROLES[1:], 200)), per_role(405, **dict.fromkeys(ROLES[1:], 405))),
+    "grants:creator_grants": (per_role(**CREATOR_ONLY), same(405)),
+    "grants:authorize": (per_role(**CREATOR_ONLY), per_role(**{**CREATOR_ONLY, "owner": 422, "other_creator": 422})),
+    "grants:organization_search": (per_role(**CREATOR_ONLY), same(405)),
+    "grants:grant_detail": (
+        per_role(owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404),
+        same(405),
+    ),
+    "grants:revoke": (per_role(**OWN_GRANT_ACTION), per_role(**{**OWN_GRANT_ACTION, "owner": 302})),
+    "grants:renew_early": (per_role(**OWN_GRANT_ACTION), per_role(**{**OWN_GRANT_ACTION, "owner": 422})),
+    "grants:renew": (per_role(**OWN_GRANT_ACTION), per_role(**{**OWN_GRANT_ACTION, "owner": 422})),
+    "grants:creator_requests": (per_role(**CREATOR_ONLY), same(405)),
+    "grants:approve_request": (same(405), per_role(**DECIDE)),
+    "grants:decline_request": (same(405), per_role(**DECIDE)),
+    "grants:revoke_request": (same(405), per_role(**DECIDE)),
+    "grants:org_home": (
+        per_role(owner=403, other_creator=403, main_with_access=200, sub_with_access=200, main_without_access=200),
+        same(405),
+    ),
+    "grants:switch_perspective": (
+        same(405),
+        per_role(owner=403, other_creator=403, main_with_access=302, sub_with_access=403, main_without_access=404),
+    ),
+    "livestreams:creator_overview": (per_role(**CREATOR_DATA), same(405)),
+    "livestreams:creator_livestreams": (per_role(**CREATOR_DATA), same(405)),
+    "livestreams:creator_export": (per_role(**CREATOR_DATA), same(405)),
+    "livestreams:org_livestreams": (
+        per_role(owner=302, other_creator=302, main_with_access=200, sub_with_access=200, main_without_access=200),
+        same(405),
+    ),
+    "livestreams:detail": (
+        per_role(owner=200, other_creator=404, main_with_access=200, sub_with_access=200, main_without_access=200),
+        same(405),
+    ),
+    "livestreams:unlock": (
+        per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=200),
+        per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=302),
+    ),
+    "livestreams:big_screen": (per_role(**MODULES), same(405)),
+    "livestreams:traffic": (per_role(**MODULES), same(405)),
+    "livestreams:audience": (per_role(**MODULES), same(405)),
+}
+
+ROUTES = all_routes()
+# What each POST carries (the protected creator's id for the perspective switch; empty elsewhere).
+POST_DATA = {"grants:switch_perspective": lambda world: {"creator": world["creator"].pk}}
+
+
+def test_every_route_is_covered():
+    assert {route.name for route in ROUTES} == set(EXPECTED), "a URL pattern is missing from the crawl (or gone)"
+
+
+@pytest.fixture
+def world(db):
+    creator = CreatorFactory(name="机密达人", douyin_id="dy_secret_a")
+    with_access, without_access = ShopFactory(name="甲方旗舰店"), ShopFactory(name="乙方专营店")
+    grant = GrantFactory(creator=creator, organization=with_access)
+    livestream = LivestreamFactory(creator=creator, cooperating=[], title="机密直播标题", minutes=10)
+    livestream.replace_products(
+        [
+            {"organization": with_access, "sku": "SECRET-A", "name": "机密商品甲", "price": Decimal("1.00"),
+             "units": 1, "orders": 1, "gmv": Decimal("1234567.89")},
+            {"organization": without_access, "sku": "SECRET-B", "name": "机密商品乙", "price": Decimal("1.00"),
+             "units": 1, "orders": 1, "gmv": Decimal("7654321.12")},
+        ]
+    )  # fmt: skip
+    sub = SubAccountFactory(organization=with_access)
+    approved = services.request_livestream_access(livestream=livestream, actor=sub)
+    services.approve_livestream_request(request=approved, actor=creator.user)
+    other = LivestreamFactory(creator=creator, cooperating=[without_access], minutes=0, title="另一场直播")
+    pending = services.request_livestream_access(livestream=other, actor=without_access.main_account)
+    users = {
+        "anonymous": None,
+        "owner": creator.user,
+        "other_creator": CreatorFactory().user,
+        "main_with_access": with_access.main_account,
+        "sub_with_access": sub,
+        "main_without_access": without_access.main_account,
+    }
+    return {
+        "creator": creator,
+        "grant": grant,
+        "livestream": livestream,
+        "request": pending,
+        "users": users,
+        "ids": {
+            "creator_id": creator.pk,
+            "grant_id": grant.pk,
+            "livestream_id": livestream.pk,
+            "request_id": pending.pk,
+        },
+    }
+
+
+# Data that only someone with access may see, per kind of protected object.
+def secrets(world, role):
+    livestream = world["livestream"]
+    hidden = {"机密直播标题", format_money(livestream.gmv), "机密商品甲", "机密商品乙", "dy_secret_a"}
+    if role in ("main_with_access", "sub_with_access"):
+        hidden.discard("机密商品甲")  # their own product
+    if role == "main_without_access":
+        hidden.discard("机密商品乙")
+    return hidden
+
+
+def request_as(client, world, role, method, url, data=None):
+    client.logout()
+    user = world["users"][role]
+    if user is not None:
+        client.force_login(user)
+    return getattr(client, method)(url, data or {})
+
+
+def normalized(response, url: str) -> bytes:
+    """The body without what differs by design: the masked CSRF token and the URL itself."""
+    body = re.sub(rb'("X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[^"]+', rb"\1", response.content)
+    return body.replace(url.encode(), b"<url>")
+
+
+def table_counts():
+    return (Grant.objects.count(), GrantEvent.objects.count(), LivestreamAccessRequest.objects.count(),
+            LivestreamAccessEvent.objects.count())  # fmt: skip
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_route_for_every_role(client, world, route):
+    url = reverse(route.name, kwargs={name: world["ids"][name] for name in route.params})
+    get_expected, post_expected = EXPECTED[route.name]
+    for role in ROLES:
+        for method, expected in (("get", get_expected[role]), ("post", post_expected[role])):
+            data = POST_DATA.get(route.name, lambda w: {})(world) if method == "post" else None
+            before = table_counts()
+            response = request_as(client, world, role, method, url, data)
+            assert response.status_code == expected, (
+                f"{role} {method.upper()} {url}: {response.status_code} != {expected}"
+            )
+            if response.status_code in (403, 404, 405) or role in ("anonymous", "other_creator"):
+                body = b"".join(response.streaming_content) if response.streaming else response.content
+                leaked = [s for s in secrets(world, role) if s.encode() in body]
+                assert not leaked, f"{role} {method.upper()} {url} leaks {leaked}"
+            if response.status_code >= 400:
+                assert table_counts() == before, f"{role} {method.upper()} {url} wrote despite {response.status_code}"
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.params], ids=lambda r: r.name)
+def test_foreign_and_absent_ids_give_the_same_404(client, world, route):
+    foreign = reverse(route.name, kwargs={name: world["ids"][name] for name in route.params})
+    absent = reverse(route.name, kwargs={name: world["ids"][name] + 10**6 for name in route.params})
+    get_expected, post_expected = EXPECTED[route.name]
+    for role in ROLES[1:]:
+        for method, expected in (("get", get_expected[role]), ("post", post_expected[role])):
+            if expected != 404:
+                continue
+            first = request_as(client, world, role, method, foreign)
+            second = request_as(client, world, role, method, absent)
+            assert (first.status_code, second.status_code) == (404, 404), (role, method, route.name)
+            assert normalized(first, foreign) == normalized(second, absent), (
+                f"{role} can tell a foreign {route.name} from an absent one"
+            )
+
+
+def test_owner_sees_the_absent_ids_as_404_too(client, world):
+    client.force_login(world["users"]["owner"])
+    for route in ROUTES:
+        if not route.params:
+            continue
+        absent = reverse(route.name, kwargs={name: world["ids"][name] + 10**6 for name in route.params})
+        method = "post" if EXPECTED[route.name][0]["owner"] == 405 else "get"
+        assert getattr(client, method)(absent).status_code == 404, route.name
