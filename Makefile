@@ -6,7 +6,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?=
 WORKERS ?= 2
 
-.PHONY: run test lint messages bench load clean
+.PHONY: run test lint messages load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,5 +39,19 @@ messages: $(VENV)/.dev-installed
 	$(BIN)/python manage.py makemessages -l en -l zh_Hans --ignore=.venv --ignore=staticfiles --no-obsolete
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
+$(VENV)/.load-installed: requirements.txt requirements-load.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-load.txt
+	touch $@
+
+## make load: 50 users for 60 s against gunicorn on loopback (DATABASE_URL must be PostgreSQL)
+load: $(VENV)/.load-installed
+	$(BIN)/python -m loadtest
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
+
+## make bench: the performance benchmark (docs/performance.md). PostgreSQL only: DATABASE_URL names the
+## server; the bench builds and reuses its own database <name>_bench. BENCH_ARGS="--only lists --quick" narrows it.
+.PHONY: bench
+bench: $(VENV)/.run-installed
+	$(BIN)/python -m bench $(BENCH_ARGS)

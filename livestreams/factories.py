@@ -25,7 +25,7 @@ import factory.random
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from portal.factories import CreatorFactory, ShopFactory
+from portal.factories import CreatorFactory, FreshSequence, ShopFactory
 
 from . import series
 from .models import Audience, Funnel, Livestream, ProductSale, TrafficSources
@@ -66,7 +66,7 @@ def _elapsed_minutes(started_at: datetime.datetime) -> int:
     return max(1, int((timezone.now() - started_at).total_seconds() // 60) + 1)
 
 
-class LivestreamFactory(DjangoModelFactory):
+class LivestreamFactory(FreshSequence, DjangoModelFactory):
     class Meta:
         model = Livestream
         skip_postgeneration_save = True

@@ -7,6 +7,7 @@
 """
 
 import factory
+from django.db.models import Max
 from factory.django import DjangoModelFactory
 from faker import Faker
 
@@ -20,10 +21,20 @@ _fake = Faker("zh_CN")
 CREATOR_STYLES = ("美妆", "穿搭", "美食", "家居", "母婴", "数码", "户外", "零食", "护肤", "好物")
 
 
-class UserFactory(DjangoModelFactory):
+class FreshSequence:
+    """Sequences continue after the table's largest primary key, so generated usernames, Douyin
+    ids and codes never collide with rows an earlier process created (``seed_demo`` then the load
+    test's fixtures, say) — a collision would silently reuse that row through get-or-create."""
+
+    @classmethod
+    def _setup_next_sequence(cls):
+        model = cls._meta.model
+        return (model.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
+
+
+class UserFactory(FreshSequence, DjangoModelFactory):
     class Meta:
         model = User
-        django_get_or_create = ("username",)
         skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n:05d}")
@@ -31,7 +42,7 @@ class UserFactory(DjangoModelFactory):
     password = factory.django.Password(None)
 
 
-class CreatorFactory(DjangoModelFactory):
+class CreatorFactory(FreshSequence, DjangoModelFactory):
     class Meta:
         model = Creator
         django_get_or_create = ("douyin_id",)
@@ -53,7 +64,7 @@ class MembershipFactory(DjangoModelFactory):
     role = Membership.Role.SUB
 
 
-class OrganizationFactory(DjangoModelFactory):
+class OrganizationFactory(FreshSequence, DjangoModelFactory):
     """An organization with its main account (``main__user__username=...`` names it)."""
 
     class Meta:
