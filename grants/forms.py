@@ -37,13 +37,9 @@ class ServiceForm(forms.Form):
             self.add_error(None, error)
 
 
-class AuthorizeForm(ServiceForm):
-    organization = forms.ModelChoiceField(
-        label=_("商家/机构"),
-        queryset=Organization.objects.all(),
-        widget=forms.HiddenInput,
-        error_messages={"required": _("请先搜索并选择商家/机构。"), "invalid_choice": _("所选商家/机构不存在。")},
-    )
+class PeriodForm(ServiceForm):
+    """A new period ``[starts_on, ends_on]``; the date pickers start at today."""
+
     starts_on = date_field(_("开始日期"))
     ends_on = date_field(_("截止日期"))
 
@@ -52,6 +48,16 @@ class AuthorizeForm(ServiceForm):
         day = today().isoformat()
         self.fields["starts_on"].widget.attrs["min"] = day
         self.fields["ends_on"].widget.attrs["min"] = day
+
+
+class AuthorizeForm(PeriodForm):
+    organization = forms.ModelChoiceField(
+        label=_("商家/机构"),
+        queryset=Organization.objects.all(),
+        widget=forms.HiddenInput,
+        error_messages={"required": _("请先搜索并选择商家/机构。"), "invalid_choice": _("所选商家/机构不存在。")},
+    )
+    field_order = ["organization", "starts_on", "ends_on"]
 
 
 class RenewEarlyForm(ServiceForm):
@@ -62,12 +68,5 @@ class RenewEarlyForm(ServiceForm):
         self.fields["ends_on"].widget.attrs["min"] = (grant.ends_on + datetime.timedelta(days=1)).isoformat()
 
 
-class RenewForm(ServiceForm):
-    starts_on = date_field(_("开始日期"))
-    ends_on = date_field(_("截止日期"))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        day = today().isoformat()
-        self.fields["starts_on"].widget.attrs["min"] = day
-        self.fields["ends_on"].widget.attrs["min"] = day
+class RenewForm(PeriodForm):
+    """续约: an expired grant's new period."""
