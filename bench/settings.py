@@ -1,0 +1,22 @@
+"""Settings for the benchmark: the production settings, pointed at the bench database.
+
+``python -m bench`` sets ``BENCH_DATABASE_URL`` (the bench's own database, never the main or the
+test one), ``BENCH_STATIC_ROOT`` (a temporary collectstatic target) and a random secret key; the
+gunicorn it starts inherits the same environment, so sessions made by the harness are valid there.
+"""
+
+import os
+
+import dj_database_url
+
+from portal.settings import *  # noqa: F403
+from portal.settings import ALLOWED_HOSTS
+
+DATABASES = {
+    "default": dj_database_url.parse(os.environ["BENCH_DATABASE_URL"], conn_max_age=600, conn_health_checks=True)
+}
+# The project's urls plus one template-only page (the throughput baseline); see bench/urls.py.
+ROOT_URLCONF = "bench.urls"
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+STATIC_ROOT = os.environ.get("BENCH_STATIC_ROOT") or None
+TEMPLATES_PLAIN_DIR = os.environ.get("BENCH_PLAIN_DIR", "")

@@ -1,0 +1,50 @@
+"""The project's urls, plus two pages that exist only in the bench's URLconf (never the project's).
+
+- ``/bench/plain/``: a template-only page, the throughput baseline. It renders a template (written
+  by the harness into ``BENCH_PLAIN_DIR``) whose bytes are exactly those of the gated page, through
+  the same middleware, without touching the data.
+- ``/bench/same-template/<id>/``: a diagnostic. The gated page's own template (the traffic module)
+  rendered from a livestream loaded once per process, so it costs the page's template rendering and
+  its shell (session, user, perspective switcher) but neither the access check nor the data queries.
+"""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template import engines
+from django.urls import path
+
+from livestreams.models import Livestream
+from portal.urls import urlpatterns as project_urlpatterns
+
+_plain = None
+_livestreams: dict[int, Livestream] = {}
+
+
+@login_not_required
+def plain(request):
+    global _plain
+    if _plain is None:
+        source = (Path(settings.TEMPLATES_PLAIN_DIR) / "plain.html").read_text(encoding="utf-8")
+        _plain = engines["django"].from_string("{% verbatim %}" + source + "{% endverbatim %}")
+    # No request: no context processors, no queries — only the template engine and the middleware.
+    return HttpResponse(_plain.render({}))
+
+
+def same_template(request, livestream_id: int):
+    livestream = _livestreams.get(livestream_id)
+    if livestream is None:
+        livestream = _livestreams[livestream_id] = Livestream.objects.select_related(
+            "creator", "funnel", "sources"
+        ).get(pk=livestream_id)
+    return render(request, "livestreams/traffic.html", {"livestream": livestream})
+
+
+urlpatterns = [
+    path("bench/plain/", plain, name="bench_plain"),
+    path("bench/same-template/<int:livestream_id>/", same_template, name="bench_same_template"),
+    *project_urlpatterns,
+]
