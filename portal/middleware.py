@@ -17,3 +17,22 @@ class CookieLocaleMiddleware(LocaleMiddleware):
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class HtmxRefreshOnDeniedMiddleware:
+    """An HTMX request that is refused (403/404) reloads the whole page.
+
+    A fragment request can lose its right mid-page: the big screen polling after the creator
+    revoked access, a dialog opened just before a grant lapsed. htmx does not swap error
+    responses, so without this the page would sit stale (and keep polling); a reload shows the
+    page the user may see now — the fallback perspective, the locked cards, or the error page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code in (403, 404) and request.headers.get("HX-Request") == "true":
+            response["HX-Refresh"] = "true"
+        return response

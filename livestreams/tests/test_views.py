@@ -213,3 +213,16 @@ def test_unlock_requires_csrf(world):
     client.force_login(world["staff"])
     assert client.post(url("livestreams:unlock", world["stream"])).status_code == 403
     assert LivestreamAccessRequest.objects.count() == 0
+
+
+def test_refused_htmx_poll_reloads_the_page(client, world):
+    access_request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    services.approve_livestream_request(request=access_request, actor=world["creator"].user)
+    client.force_login(world["staff"])
+    poll = {"HTTP_HX_TARGET": "big-screen-live", **HTMX}
+    assert client.get(url("livestreams:big_screen", world["stream"]), **poll).status_code == 200
+    services.revoke_livestream_access(request=access_request, actor=world["creator"].user)
+    response = client.get(url("livestreams:big_screen", world["stream"]), **poll)
+    assert response.status_code == 403
+    assert response["HX-Refresh"] == "true"
+    assert "HX-Refresh" not in client.get(url("livestreams:big_screen", world["stream"])).headers
