@@ -220,7 +220,7 @@ def test_refused_htmx_poll_reloads_the_page(client, world):
     services.approve_livestream_request(request=access_request, actor=world["creator"].user)
     client.force_login(world["staff"])
     poll = {"HTTP_HX_TARGET": "big-screen-live", **HTMX}
-    assert client.get(url("livestreams:big_screen", world["stream"]), **poll).status_code == 200
+    assert client.get(url("livestreams:big_screen", world["stream"]), **poll).status_code == 286  # ended: stop
     services.revoke_livestream_access(request=access_request, actor=world["creator"].user)
     response = client.get(url("livestreams:big_screen", world["stream"]), **poll)
     assert response.status_code == 403
