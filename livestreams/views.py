@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from grants import access, services
-from grants.models import LivestreamAccessRequest
+from grants.models import Grant, LivestreamAccessRequest
 from portal.pagination import paginate
 
 from .charts import Series
@@ -67,8 +67,17 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
         r.livestream_id: r
         for r in LivestreamAccessRequest.objects.for_organization(organization).open().filter(livestream_id__in=ids)
     }
+    # A main account whose organization holds an active full-data grant sees every module too.
+    granted = set()
+    if membership.is_main:
+        creators = {cooperation.livestream.creator_id for cooperation in page}
+        granted = set(
+            Grant.objects.for_organization(organization).active_on().filter(creator_id__in=creators)
+            .values_list("creator_id", flat=True)
+        )  # fmt: skip
     for cooperation in page:
         cooperation.open_request = requests.get(cooperation.livestream_id)
+        cooperation.full_grant = cooperation.livestream.creator_id in granted
     context = {"page": page, "organization": organization}
     template = "livestreams/org_livestreams.html"
     if request.htmx and not request.htmx.boosted:

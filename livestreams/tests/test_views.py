@@ -56,9 +56,20 @@ def test_org_list_query_count_is_fixed(client, world, django_assert_num_queries,
     for _ in range(count):
         LivestreamFactory(creator=world["creator"], cooperating=[world["shop"]], minutes=0)
     client.force_login(world["shop"].main_account)
-    # session, user, cooperations page (with livestream and creator), open requests, switcher options
-    with django_assert_num_queries(5):
+    # session, user, cooperations page (with livestream and creator), open requests, full grants, switcher
+    with django_assert_num_queries(6):
         assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
+    client.force_login(world["staff"])
+    with django_assert_num_queries(4):  # a sub-account: no full grants, no switcher
+        assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
+
+
+def test_org_list_marks_livestreams_opened_by_a_full_grant(client, world):
+    GrantFactory(creator=world["creator"], organization=world["shop"])
+    client.force_login(world["shop"].main_account)
+    assert "全部数据已授权" in client.get(reverse("livestreams:org_livestreams")).content.decode()
+    client.force_login(world["staff"])
+    assert "全部数据已授权" not in client.get(reverse("livestreams:org_livestreams")).content.decode()
 
 
 def _products(stream, **by_org):
