@@ -4,6 +4,7 @@ import datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Organization
@@ -20,9 +21,19 @@ class DateInput(forms.DateInput):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
+# A grant's dates are this century's: a date picker's far end (9999-12-31) is a typo, and a day
+# after it does not exist (the early-renewal form offers "current end + 1 day").
+LATEST = datetime.date(2100, 12, 31)
+
+
 def date_field(label, **kwargs) -> forms.DateField:
     return forms.DateField(
-        label=label, widget=DateInput(), input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS, **kwargs
+        label=label,
+        widget=DateInput(attrs={"max": LATEST.isoformat()}),
+        input_formats=["%Y-%m-%d"],
+        error_messages=DATE_ERRORS,
+        validators=[MaxValueValidator(LATEST, message=_("日期不能晚于 %(limit_value)s。"))],
+        **kwargs,
     )
 
 
@@ -65,7 +76,8 @@ class RenewEarlyForm(ServiceForm):
 
     def __init__(self, *args, grant, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["ends_on"].widget.attrs["min"] = (grant.ends_on + datetime.timedelta(days=1)).isoformat()
+        if grant.ends_on < LATEST:
+            self.fields["ends_on"].widget.attrs["min"] = (grant.ends_on + datetime.timedelta(days=1)).isoformat()
 
 
 class RenewForm(PeriodForm):

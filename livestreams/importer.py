@@ -59,6 +59,10 @@ VISITOR_FIELDS = {"new": "new", "returning": "returning"}
 _MINUTE_KEY_SET = frozenset(MINUTE_KEYS)
 _DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _SHARE_QUANTUM = Decimal("0.0001")
+# Livestreams happen in this century; outside it a timestamp is a data error (and year 1 or 9999
+# would overflow once converted to UTC for storage).
+EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+LATEST = datetime.datetime(2100, 12, 31, 23, 59, 59, tzinfo=datetime.UTC)
 
 
 class RecordError(ValueError):
@@ -121,14 +125,31 @@ class Directory:
 def parse_line(line: bytes | str) -> Any:
     """The JSON value of one line, or RecordError("record", ...)."""
     try:
-        return json.loads(line)
+        data = json.loads(line)
     except UnicodeDecodeError:
         raise RecordError("record", "not valid UTF-8") from None
     except json.JSONDecodeError as error:
         raise RecordError("record", f"invalid JSON ({error.msg} at column {error.colno})") from None
+    try:
+        # JSON may spell a lone surrogate (\ud800): valid JSON, but no text a database can store.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecordError("record", "contains invalid Unicode (a lone surrogate)") from None
+    return data
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _key(key: str) -> str:
+    """A key as it may appear in a one-line message: control characters escaped, empty quoted."""
+    if not key:
+        return '""'
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", key)
 
 
 def _path(parent: str, key: str) -> str:
+    key = _key(key)
     return f"{parent}.{key}" if parent else key
 
 
@@ -198,6 +219,12 @@ def _datetime(value: Any, path: str) -> datetime.datetime:
         raise RecordError(path, "not an ISO 8601 datetime") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise RecordError(path, "must include a UTC offset")
+    try:
+        in_range = EARLIEST <= moment <= LATEST
+    except OverflowError:  # year 1 or 9999 shifted by its offset falls off the calendar
+        in_range = False
+    if not in_range:
+        raise RecordError(path, "must be between 2000-01-01 and 2100-12-31")
     return moment
 
 
@@ -224,7 +251,7 @@ def _places(value: Any, path: str) -> dict[str, float]:
     for name, share in value.items():
         if not name.strip():
             raise RecordError(path, "names must be non-empty")
-        _share(share, f"{path}.{name}")
+        _share(share, _path(path, name))
     if sum(value.values()) > 1 + FLOAT_SLACK:
         raise RecordError(path, "shares must sum to at most 1")
     return dict(value)

@@ -52,6 +52,10 @@ class DateRange:
 
 
 DATE_ERRORS = {"invalid": _("请输入有效的日期（YYYY-MM-DD）。")}
+# The data starts this century; bounding the input also keeps the previous-period arithmetic
+# (start minus the range's length, end plus a day) inside the calendar.
+EARLIEST = datetime.date(2000, 1, 1)
+LATEST = datetime.date(2100, 12, 31)
 
 
 class RangeForm(forms.Form):
@@ -68,6 +72,11 @@ class RangeForm(forms.Form):
             raise forms.ValidationError(_("自定义范围需要同时填写开始日期和结束日期。"), code="incomplete")
         if end < start:
             raise forms.ValidationError(_("结束日期不能早于开始日期。"), code="end_before_start")
+        if start < EARLIEST or end > LATEST:
+            raise forms.ValidationError(
+                _("日期需在 %(earliest)s 至 %(latest)s 之间。") % {"earliest": EARLIEST, "latest": LATEST},
+                code="out_of_bounds",
+            )
         if (end - start).days + 1 > MAX_DAYS:
             raise forms.ValidationError(_("日期范围最长为 %(max)s 天。") % {"max": MAX_DAYS}, code="too_long")
         return data

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
@@ -27,17 +27,22 @@ from .models import Cooperation, Livestream, MinutePoint, ProductSale
 MODULE_CARDS = (
     (
         "big_screen",
-        _lazy("直播大屏"),
-        _lazy("实时在线、累计观看、成交金额、订单与件数，分钟级在线人数与成交曲线，商品排行。"),
+        gettext_lazy("直播大屏"),
+        gettext_lazy("实时在线、累计观看、成交金额、订单与件数，分钟级在线人数与成交曲线，商品排行。"),
         "livestreams:big_screen",
     ),
     (
         "traffic",
-        _lazy("流量转化"),
-        _lazy("曝光 → 进入直播间 → 商品曝光 → 商品点击 → 成交的转化漏斗，以及流量来源。"),
+        gettext_lazy("流量转化"),
+        gettext_lazy("曝光 → 进入直播间 → 商品曝光 → 商品点击 → 成交的转化漏斗，以及流量来源。"),
         "livestreams:traffic",
     ),
-    ("audience", _lazy("用户画像"), _lazy("性别、年龄段、省份与城市分布，新老观众占比。"), "livestreams:audience"),
+    (
+        "audience",
+        gettext_lazy("用户画像"),
+        gettext_lazy("性别、年龄段、省份与城市分布，新老观众占比。"),
+        "livestreams:audience",
+    ),
 )
 
 

@@ -9,9 +9,10 @@
     if (dialog.open) dialog.close();
   }
 
-  // A fragment swapped into the dialog opens it; an empty one closes it.
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target !== content) return;
+  // A fragment swapped into the dialog opens it once htmx has settled it (its hx-* attributes are
+  // wired by then, so typing at once reaches the active search); an empty one closes it.
+  document.body.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.target !== content && event.target !== content) return;
     if (content.children.length) {
       if (!dialog.open) dialog.showModal();
       var focus = content.querySelector("[autofocus], input:not([type=hidden]):not([readonly]), select, button.btn-primary, button.btn-danger-solid");
