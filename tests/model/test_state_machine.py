@@ -1,0 +1,521 @@
+"""Stateful model test: random sequences of the eight services and of the clock, checked after every
+step against the plain-Python model of SPEC §4–§5 in ``spec_model.py``.
+
+After each step: every grant (its fields, ``Grant.status``, the ``with_status()`` annotation, the
+guards, days left, "latest per pair"; the status counts every fourth step) and every livestream
+request equal the model's; ``can_view_creator_data`` and ``can_view_livestream_modules`` agree with
+the model for every (user, creator/livestream) pair whose answer just changed, plus a rotating slice
+of all 56 pairs (see ``_check_access``; ``MODEL_FULL_ACCESS=1`` checks all of them after every step,
+as the replay test does). Each operation's outcome is predicted by the model:
+a refusal must be the same (``PermissionDenied``, or a ``ValidationError`` with the same code) and
+write nothing; a success writes exactly one history event (a repeated request while one is pending
+writes nothing and returns the pending one).
+
+The cast is created once per test; each Hypothesis example runs inside a savepoint that its teardown
+rolls back, so every example starts with no grants and no requests. ``MODEL_EXAMPLES`` lowers the
+number of examples for a quick local run (default 200, of up to 30 steps each).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import pytest
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from grants import access, services
+from grants.models import Grant, GrantEvent, LivestreamAccessEvent, LivestreamAccessRequest
+from grants.tests.conftest import error_codes
+from livestreams.factories import LivestreamFactory
+from livestreams.models import Livestream
+from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
+from portal.models import Creator, Organization, User
+
+from . import spec_model as spec
+
+EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "200"))
+MODEL_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+START_DAY = datetime.date(2026, 11, 28)
+
+# --- the cast ---------------------------------------------------------------------------------
+
+CREATORS = ("creator1", "creator2")
+ORGANIZATIONS = ("shop1", "shop2", "agency")
+# Livestream -> (its creator, the organizations that cooperated in it).
+STREAMS = {
+    "c1-a": ("creator1", ("shop1", "agency")),
+    "c1-b": ("creator1", ("shop2",)),
+    "c1-c": ("creator1", ()),
+    "c2-a": ("creator2", ("shop1", "shop2")),
+    "c2-b": ("creator2", ("agency",)),
+}
+USERS = (*CREATORS, *(f"{org}.{role}" for org in ORGANIZATIONS for role in ("main", "sub")))
+
+CREATOR_DATA, MODULES = "can_view_creator_data", "can_view_livestream_modules"
+ACCESS_PAIRS = [(CREATOR_DATA, user, creator) for user in USERS for creator in CREATORS] + [
+    (MODULES, user, livestream) for user in USERS for livestream in STREAMS
+]
+FULL_ACCESS = os.environ.get("MODEL_FULL_ACCESS") == "1"
+ROTATION = 3  # access pairs checked per step besides the changed ones
+
+# An actor drawn from these is usually the one who may act, sometimes anyone of the cast.
+OWNER = "<owner>"  # the creator who owns the grant / the livestream
+MEMBER = "<member>"  # a member (main or sub) of an organization that cooperated in the livestream
+owner_or_anyone = st.sampled_from((OWNER, OWNER, OWNER, *USERS))
+member_or_anyone = st.sampled_from((MEMBER, MEMBER, *USERS))
+
+
+@dataclass
+class World:
+    spec: spec.Cast
+    users: dict[str, User]  # the actors passed to the services
+    plain_users: dict[str, User]  # never touched: the access checks take their query path
+    loaded_users: dict[str, User]  # creator/membership already loaded: the no-query path
+    creators: dict[str, Creator]
+    organizations: dict[str, Organization]
+    livestreams: dict[str, Livestream]
+
+    def __post_init__(self):
+        self.creator_pk = {name: c.pk for name, c in self.creators.items()}
+        self.organization_pk = {name: o.pk for name, o in self.organizations.items()}
+        self.livestream_pk = {name: ls.pk for name, ls in self.livestreams.items()}
+        self.user_pk = {name: u.pk for name, u in self.users.items()}
+
+
+def build_world() -> World:
+    creators = {name: CreatorFactory() for name in CREATORS}
+    organizations = {"shop1": ShopFactory(), "shop2": ShopFactory(), "agency": AgencyFactory()}
+    user_pks = {name: creators[name].user_id for name in CREATORS}
+    people = {name: spec.Person(name, creator=name) for name in CREATORS}
+    for org_name, org in organizations.items():
+        user_pks[f"{org_name}.main"] = org.main_account.pk
+        user_pks[f"{org_name}.sub"] = SubAccountFactory(organization=org).pk
+        for role in ("main", "sub"):
+            name = f"{org_name}.{role}"
+            people[name] = spec.Person(name, organization=org_name, main=role == "main")
+    livestreams = {
+        name: LivestreamFactory(creator=creators[c], cooperating=[organizations[o] for o in coop], minutes=0)
+        for name, (c, coop) in STREAMS.items()
+    }
+    cast = spec.Cast(
+        users=people,
+        creators={name: name for name in CREATORS},  # a creator's user has the creator's name
+        organizations=ORGANIZATIONS,
+        livestreams={
+            name: spec.Stream(name, creator=c, cooperating=frozenset(coop)) for name, (c, coop) in STREAMS.items()
+        },
+    )
+    return World(
+        spec=cast,
+        users={name: User.objects.get(pk=pk) for name, pk in user_pks.items()},
+        plain_users={name: User.objects.get(pk=pk) for name, pk in user_pks.items()},
+        loaded_users={
+            name: User.objects.select_related("creator", "membership").get(pk=pk) for name, pk in user_pks.items()
+        },
+        creators={name: Creator.objects.get(pk=c.pk) for name, c in creators.items()},
+        organizations=organizations,
+        livestreams={name: Livestream.objects.get(pk=ls.pk) for name, ls in livestreams.items()},
+    )
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+# --- the machine ------------------------------------------------------------------------------
+
+
+def shanghai(day: datetime.date, time: datetime.time = datetime.time(0)) -> datetime.datetime:
+    return datetime.datetime.combine(day, time, tzinfo=spec.PLATFORM_TZ)
+
+
+TABLES = {
+    "grants": Grant._meta.db_table,
+    "grant_events": GrantEvent._meta.db_table,
+    "requests": LivestreamAccessRequest._meta.db_table,
+    "request_events": LivestreamAccessEvent._meta.db_table,
+}
+
+
+class PortalMachine(RuleBasedStateMachine):
+    def __init__(self, world: World):
+        super().__init__()
+        self.world = world
+        # Everything an example writes is rolled back by teardown(): the next one starts clean.
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        start = shanghai(START_DAY)  # start_clock() moves on to the example's time of day
+        self._traveller = time_machine.travel(start, tick=False)
+        self._clock = self._traveller.start()
+        self.model = spec.SpecModel(world.spec, start)
+        self.checks = 0
+        self.rotation = 0
+        self.full_access = FULL_ACCESS
+        self._last_access = self._expected_access()
+
+    def teardown(self):
+        self._traveller.stop()
+        transaction.set_rollback(True)
+        self._atomic.__exit__(None, None, None)
+
+    # --- the clock ----------------------------------------------------------------------------
+    def _move(self, now: datetime.datetime) -> None:
+        self._clock.move_to(now)
+        self.model.move_to(now)
+
+    @initialize(
+        hour=st.integers(0, 23),
+        minute=st.sampled_from((0, 1, 30, 59)),
+        rotation=st.integers(0, len(ACCESS_PAIRS) - 1),
+    )
+    def start_clock(self, hour, minute, rotation=0):
+        self.rotation = rotation  # where the rotating access checks start
+        # Before 08:00 in Shanghai it is still the previous day in UTC: "today" must not follow UTC.
+        self._move(shanghai(START_DAY, datetime.time(hour, minute)))
+
+    @rule(days=st.integers(0, 6), hours=st.integers(0, 23))
+    def advance(self, days, hours):
+        self._move(self.model.now + datetime.timedelta(days=days, hours=hours))
+
+    @rule()
+    def last_instant_of_the_day(self):
+        """23:59:59.999999 in Shanghai: still the same day, the last instant of access on ``ends_on``."""
+        self._move(max(self.model.now, shanghai(self.model.today, datetime.time(23, 59, 59, 999999))))
+
+    @rule()
+    def next_midnight(self):
+        """00:00:00 of the next day in Shanghai (16:00 UTC): a new "today"."""
+        self._move(shanghai(self.model.today + datetime.timedelta(days=1)))
+
+    # --- running an operation against the model -----------------------------------------------
+    def _counts(self) -> dict[str, int]:
+        quote = connection.ops.quote_name
+        # One query for the four counts; the table names come from the models' _meta.
+        sql = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {quote(t)})" for t in TABLES.values())  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return dict(zip(TABLES, cursor.fetchone(), strict=True))
+
+    def _run(self, expected: spec.Outcome, call, *, kind: str, actor: str):
+        before = self._counts()
+        try:
+            result = call()
+        except PermissionDenied:
+            actual = spec.Forbidden()
+        except ValidationError as error:
+            codes = error_codes(error)
+            assert len(codes) == 1, f"expected {expected}, got codes {codes}"
+            actual = spec.Refused(codes.pop())
+        else:
+            actual = result
+        after = self._counts()
+        context = f"at {timezone.localtime():%Y-%m-%d %H:%M:%S.%f}"
+        if not isinstance(expected, spec.Done):
+            assert actual == expected, f"expected {expected}, got {actual!r} ({context})"
+            assert after == before, f"a refused operation wrote {before} -> {after}"
+            return
+        assert not isinstance(actual, spec.Forbidden | spec.Refused), f"expected {expected}, got {actual} ({context})"
+        rows, events = ("grants", "grant_events") if kind == "grant" else ("requests", "request_events")
+        wanted = dict(before)
+        wanted[rows] += int(expected.new_row)
+        wanted[events] += int(expected.event is not None)
+        assert after == wanted, f"{expected}: expected {wanted}, got {after}"
+        if expected.returns is not None:
+            assert result.pk == expected.returns, "the pending request is returned"
+        if expected.event is not None:
+            if kind == "grant":
+                history, subject = GrantEvent.objects, "grant_id"
+            else:
+                history, subject = LivestreamAccessEvent.objects, "request_id"
+            newest = history.order_by("-pk").values_list("operation", "actor_id", subject)[0]
+            assert newest == (expected.event, self.world.user_pk[actor], result.pk)
+        expected.apply(result.pk)
+
+    def _day(self, offset: int) -> datetime.date:
+        return self.model.today + datetime.timedelta(days=offset)
+
+    def _grant(self, index: int) -> tuple[int, Grant]:
+        ids = list(self.model.grants)
+        grant_id = ids[index % len(ids)]
+        return grant_id, Grant.objects.select_related("creator").get(pk=grant_id)
+
+    def _grant_actor(self, actor: str, grant_id: int) -> str:
+        return self.model.grants[grant_id].creator if actor == OWNER else actor
+
+    def _request(self, index: int) -> tuple[int, LivestreamAccessRequest]:
+        ids = list(self.model.requests)
+        request_id = ids[index % len(ids)]
+        return request_id, LivestreamAccessRequest.objects.get(pk=request_id)
+
+    # --- full-data grants ---------------------------------------------------------------------
+    @rule(
+        creator=st.sampled_from(CREATORS),
+        actor=owner_or_anyone,
+        organization=st.sampled_from(ORGANIZATIONS),
+        start=st.integers(-3, 10),
+        length=st.integers(-2, 10),
+    )
+    def authorize(self, creator, actor, organization, start, length):
+        actor = creator if actor == OWNER else actor
+        starts_on = self._day(start)
+        ends_on = starts_on + datetime.timedelta(days=length)
+        w = self.world
+        self._run(
+            self.model.authorize(
+                actor=actor, creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on
+            ),
+            lambda: services.authorize(
+                creator=w.creators[creator],
+                organization=w.organizations[organization],
+                starts_on=starts_on,
+                ends_on=ends_on,
+                actor=w.users[actor],
+            ),  # fmt: skip
+            kind="grant",
+            actor=actor,
+        )
+
+    @precondition(lambda self: self.model.grants)
+    @rule(index=st.integers(0, 30), actor=owner_or_anyone)
+    def revoke(self, index, actor):
+        grant_id, grant = self._grant(index)
+        actor = self._grant_actor(actor, grant_id)
+        self._run(
+            self.model.revoke(actor=actor, grant_id=grant_id),
+            lambda: services.revoke(grant=grant, actor=self.world.users[actor]),
+            kind="grant",
+            actor=actor,
+        )
+
+    @precondition(lambda self: self.model.grants)
+    @rule(index=st.integers(0, 30), actor=owner_or_anyone, extra_days=st.integers(-2, 8))
+    def renew_early(self, index, actor, extra_days):
+        grant_id, grant = self._grant(index)
+        actor = self._grant_actor(actor, grant_id)
+        ends_on = self.model.grants[grant_id].ends_on + datetime.timedelta(days=extra_days)
+        self._run(
+            self.model.renew_early(actor=actor, grant_id=grant_id, ends_on=ends_on),
+            lambda: services.renew_early(grant=grant, ends_on=ends_on, actor=self.world.users[actor]),
+            kind="grant",
+            actor=actor,
+        )
+
+    @precondition(lambda self: self.model.grants)
+    @rule(index=st.integers(0, 30), actor=owner_or_anyone, start=st.integers(-3, 10), length=st.integers(-2, 10))
+    def renew(self, index, actor, start, length):
+        grant_id, grant = self._grant(index)
+        actor = self._grant_actor(actor, grant_id)
+        starts_on = self._day(start)
+        ends_on = starts_on + datetime.timedelta(days=length)
+        self._run(
+            self.model.renew(actor=actor, grant_id=grant_id, starts_on=starts_on, ends_on=ends_on),
+            lambda: services.renew(grant=grant, starts_on=starts_on, ends_on=ends_on, actor=self.world.users[actor]),
+            kind="grant",
+            actor=actor,
+        )
+
+    # --- single-livestream requests ------------------------------------------------------------
+    @rule(livestream=st.sampled_from(tuple(STREAMS)), actor=member_or_anyone, pick=st.integers(0, 7))
+    def request(self, livestream, actor, pick):
+        if actor == MEMBER:
+            members = [m for org in sorted(STREAMS[livestream][1]) for m in self.world.spec.members(org)]
+            actor = members[pick % len(members)] if members else USERS[pick % len(USERS)]
+        self._run(
+            self.model.request(actor=actor, livestream=livestream),
+            lambda: services.request_livestream_access(
+                livestream=self.world.livestreams[livestream], actor=self.world.users[actor]
+            ),
+            kind="request",
+            actor=actor,
+        )
+
+    def _decide(self, index, actor, predict, service):
+        request_id, request = self._request(index)
+        if actor == OWNER:
+            actor = self.world.spec.livestreams[self.model.requests[request_id].livestream].creator
+        self._run(
+            predict(actor=actor, request_id=request_id),
+            lambda: service(request=request, actor=self.world.users[actor]),
+            kind="request",
+            actor=actor,
+        )
+
+    @precondition(lambda self: self.model.requests)
+    @rule(index=st.integers(0, 30), actor=owner_or_anyone)
+    def approve(self, index, actor):
+        self._decide(index, actor, self.model.approve, services.approve_livestream_request)
+
+    @precondition(lambda self: self.model.requests)
+    @rule(index=st.integers(0, 30), actor=owner_or_anyone)
+    def decline(self, index, actor):
+        self._decide(index, actor, self.model.decline, services.decline_livestream_request)
+
+    @precondition(lambda self: self.model.requests)
+    @rule(index=st.integers(0, 30), actor=owner_or_anyone)
+    def revoke_access(self, index, actor):
+        self._decide(index, actor, self.model.revoke_access, services.revoke_livestream_access)
+
+    # --- after every step ----------------------------------------------------------------------
+    @invariant()
+    def agrees_with_model(self):
+        self.checks += 1
+        model, w = self.model, self.world
+        today = model.today
+        when = f"at {timezone.localtime():%Y-%m-%d %H:%M:%S.%f} (today {today})"
+        assert timezone.localdate() == today
+
+        grants = {grant.pk: grant for grant in Grant.objects.with_status()}
+        assert set(grants) == set(model.grants)
+        for grant_id, grant in grants.items():
+            row = model.grants[grant_id]
+            assert (grant.creator_id, grant.organization_id, grant.starts_on, grant.ends_on) == (
+                w.creator_pk[row.creator], w.organization_pk[row.organization], row.starts_on, row.ends_on,
+            )  # fmt: skip
+            assert (grant.revoked_at is not None) == row.revoked
+            status = model.status(grant_id)
+            assert grant.status == status, f"grant {grant_id} {row} {when}"
+            assert grant.status_value == status, f"grant {grant_id} {row} {when}"
+            assert grant.can_revoke() == model.may_revoke(grant_id)
+            assert grant.can_renew_early() == model.may_renew_early(grant_id)
+            assert grant.can_renew() == model.may_renew(grant_id)
+            assert grant.days_left == model.days_left(grant_id), f"grant {grant_id} {row} {when}"
+            assert grant.is_latest == model.is_latest(grant_id)
+        if self.checks % 4 == 1:  # an aggregate of five filtered counts: every few steps is enough
+            assert Grant.objects.status_counts() == model.status_counts()
+
+        requests = {
+            pk: (livestream_id, organization_id, status)
+            for pk, livestream_id, organization_id, status in LivestreamAccessRequest.objects.values_list(
+                "pk", "livestream_id", "organization_id", "status"
+            )
+        }
+        assert requests == {
+            pk: (w.livestream_pk[r.livestream], w.organization_pk[r.organization], r.status)
+            for pk, r in model.requests.items()
+        }
+
+        self._check_access()
+
+    def _expected_access(self) -> dict[tuple[str, str, str], bool]:
+        model = self.model
+        return {
+            (kind, user, target): (
+                model.can_view_creator_data(user, target)
+                if kind == CREATOR_DATA
+                else model.can_view_livestream_modules(user, target)
+            )
+            for kind, user, target in ACCESS_PAIRS
+        }
+
+    def _check_access(self) -> None:
+        """Compare the access decisions with the model's. After every step: every (user, creator) and
+        (user, livestream) pair whose expected answer just changed, and a rotating slice of all the
+        pairs (each pair comes round every ~19 steps), alternating between users whose creator and
+        membership are loaded (no-query path) and plain ones.
+
+        Why not all 56 pairs after every step: an access call costs ~1–5 ms on PostgreSQL (building
+        and planning its EXISTS subqueries), so 200 examples of up to 30 steps would take 5–20
+        minutes instead of 1–3. ``MODEL_FULL_ACCESS=1`` checks every pair after every step anyway.
+        """
+        expected = self._expected_access()
+        if self.full_access:
+            checks = [(pair, self.checks % 2) for pair in ACCESS_PAIRS]
+        else:
+            changed = [pair for pair in ACCESS_PAIRS if expected[pair] != self._last_access[pair]]
+            start = (self.rotation + self.checks * ROTATION) % len(ACCESS_PAIRS)
+            rotating = (ACCESS_PAIRS * 2)[start : start + ROTATION]
+            checks = [(pair, (self.checks + i) % 2) for i, pair in enumerate(dict.fromkeys(changed + rotating))]
+        self._last_access = expected
+        w = self.world
+        when = f"at {timezone.localtime():%Y-%m-%d %H:%M:%S.%f} (today {self.model.today})"
+        for (kind, user_name, target), loaded in checks:
+            user = (w.loaded_users if loaded else w.plain_users)[user_name]
+            if kind == CREATOR_DATA:
+                actual = access.can_view_creator_data(user, w.creators[target])
+            else:
+                actual = access.can_view_livestream_modules(user, w.livestreams[target])
+            path = "loaded" if loaded else "plain"
+            assert actual == expected[(kind, user_name, target)], (
+                f"{kind}({user_name} [{path}], {target}) should be {expected[(kind, user_name, target)]} {when}"
+            )
+        assert not User.membership.is_cached(w.plain_users["shop1.main"]), "plain users stay plain"
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_services_and_access_agree_with_the_spec_model(world):
+    run_state_machine_as_test(lambda: PortalMachine(world), settings=MODEL_SETTINGS)
+
+
+@pytest.mark.django_db
+def test_replay_authorize_expire_renew_revoke(world):
+    """One hand-written sequence through the same machine: the model in action."""
+    machine = PortalMachine(world)
+    machine.full_access = True  # every access pair after every step
+    try:
+        machine.start_clock(hour=9, minute=0)
+        machine.agrees_with_model()
+
+        # 2026-11-28 to 2026-11-30: active at once for shop1's main account, not for its sub-account.
+        machine.authorize(creator="creator1", actor=OWNER, organization="shop1", start=0, length=2)
+        machine.agrees_with_model()
+        (grant_id,) = machine.model.grants
+        assert machine.model.status(grant_id) == spec.ACTIVE
+        assert machine.model.can_view_creator_data("shop1.main", "creator1")
+        assert machine.model.can_view_livestream_modules("shop1.main", "c1-c")  # all the creator's streams
+        assert not machine.model.can_view_creator_data("shop1.sub", "creator1")
+
+        # A second authorization of the pair is refused while the grant is live or expired.
+        machine.authorize(creator="creator1", actor=OWNER, organization="shop1", start=1, length=1)
+        assert len(machine.model.grants) == 1
+
+        # The last instant of the last day still has access; midnight ends it.
+        machine.advance(days=2, hours=0)
+        machine.last_instant_of_the_day()
+        machine.agrees_with_model()
+        assert machine.model.status(grant_id) == spec.ACTIVE
+        assert machine.model.days_left(grant_id) == 1
+        machine.next_midnight()
+        machine.agrees_with_model()
+        assert machine.model.status(grant_id) == spec.EXPIRED
+        assert not machine.model.can_view_creator_data("shop1.main", "creator1")
+
+        # Someone else may not renew; the owner renews from tomorrow: scheduled.
+        machine.renew(index=0, actor="shop1.main", start=1, length=5)
+        machine.renew(index=0, actor=OWNER, start=1, length=5)
+        machine.agrees_with_model()
+        assert machine.model.status(grant_id) == spec.SCHEDULED
+
+        # Revoked at once; revoking again is refused with not_revocable.
+        machine.revoke(index=0, actor=OWNER)
+        machine.revoke(index=0, actor=OWNER)
+        machine.agrees_with_model()
+        assert machine.model.status(grant_id) == spec.REVOKED
+        operations = list(GrantEvent.objects.order_by("pk").values_list("operation", flat=True))
+        assert operations == ["authorize", "renew", "revoke"]
+    finally:
+        machine.teardown()
