@@ -11,7 +11,7 @@ import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -79,7 +79,54 @@ def today() -> datetime.date:
     return timezone.localdate()
 
 
+# Status tabs show exact counts up to COUNT_CAP - 1 and "999+" beyond: each count reads at most
+# COUNT_CAP index entries, so a party with 100,000 grants costs what one with 1,000 does.
+COUNT_CAP = 1000
+
+
+def capped_counts(querysets: dict[str, models.QuerySet], cap: int) -> dict[str, int]:
+    """``{name: min(count, cap)}`` for each queryset, in one query: ``SELECT (SELECT COUNT(*) FROM
+    (… LIMIT cap)), …``. Each subquery stops after ``cap`` rows, so the cost is bounded by the cap."""
+    parts, params = [], []
+    using = None
+    for queryset in querysets.values():
+        using = queryset.db
+        sql, part_params = queryset.order_by().values("pk")[:cap].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608 - SQL the ORM compiled
+        params.extend(part_params)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return dict(zip(querysets, (int(value) for value in row), strict=True))
+
+
 class GrantQuerySet(models.QuerySet):
+    # Set by nearest_expiry_first(): the day its order is computed for (kept across clones).
+    _expiry_day: datetime.date | None = None
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._expiry_day = self._expiry_day
+        return clone
+
+    def __getitem__(self, k):
+        """A slice of a nearest-expiry-first list: index range scans, not a sort of the whole list.
+
+        See ``_nearest_expiry_slice``; other access (iteration, a single index) is unchanged.
+        """
+        if (
+            isinstance(k, slice)
+            and self._expiry_day is not None
+            and self._result_cache is None
+            and k.step is None
+            and k.stop is not None
+            and (k.start or 0) >= 0
+            and k.stop > (k.start or 0)
+            and connections[self.db].features.supports_slicing_ordering_in_compound
+        ):
+            return self._nearest_expiry_slice(k.start or 0, k.stop)
+        return super().__getitem__(k)
+
     def for_creator(self, creator) -> GrantQuerySet:
         return self.filter(creator=creator)
 
@@ -112,10 +159,13 @@ class GrantQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
     def held_by_main_account(self, user) -> GrantQuerySet:
-        """Grants to the organization whose main account is ``user``."""
-        return self.filter(
-            organization__memberships__user_id=user.pk, organization__memberships__role=Membership.Role.MAIN
-        )
+        """Grants to the organization whose main account is ``user``.
+
+        A semi-join on the membership table (``organization_id IN (SELECT …)``) rather than a join
+        through the organization: the same rows, and a query the planner plans with one join less.
+        """
+        main = Membership.objects.filter(user_id=user.pk, role=Membership.Role.MAIN).values("organization_id")
+        return self.filter(organization_id__in=main)
 
     def search_organization(self, term: str) -> GrantQuerySet:
         term = (term or "").strip()
@@ -128,17 +178,64 @@ class GrantQuerySet(models.QuerySet):
         return self.filter(Q(creator__name__icontains=term) | Q(creator__douyin_id__icontains=term))
 
     def nearest_expiry_first(self, day: datetime.date | None = None) -> GrantQuerySet:
-        """Scheduled/active by ``ends_on`` ascending, then expired/revoked by ``ends_on`` descending."""
+        """Scheduled/active by ``ends_on`` ascending, then expired/revoked by ``ends_on`` descending.
+
+        Ties on ``ends_on`` go newest grant first. Iterated whole, the order is one ``ORDER BY``
+        of CASE expressions. Sliced (a page) on PostgreSQL, it is read from the (party, ends_on)
+        indexes instead — see ``_nearest_expiry_slice`` — so a page costs the same for a party with
+        a thousand grants and for one with a hundred thousand.
+        """
         day = day or today()
         live = Q(revoked_at__isnull=True, ends_on__gte=day)
-        return self.alias(
+        ordered = self.alias(
             _dead=Case(When(live, then=Value(0)), default=Value(1), output_field=models.IntegerField()),
             _live_end=Case(When(live, then=F("ends_on")), default=Value(None), output_field=models.DateField()),
         ).order_by("_dead", F("_live_end").asc(nulls_last=True), F("ends_on").desc(), "-pk")
+        ordered._expiry_day = day
+        return ordered
 
-    def status_counts(self, day: datetime.date | None = None) -> dict[str, int]:
-        """Count per status in one query: ``{"all": n, "scheduled": n, ...}``."""
+    def _nearest_expiry_slice(self, start: int, stop: int) -> GrantQuerySet:
+        """Rows ``[start, stop)`` of nearest_expiry_first() in one query: a UNION ALL of three
+        ordered index range scans, each stopping after ``stop`` rows, merged by a small sort.
+
+        The order splits by ``ends_on`` against the day: live grants (not revoked, ``ends_on`` >=
+        day) come first, ascending; then the dead ones descending, which are the revoked grants
+        whose ``ends_on`` >= day followed by every grant whose ``ends_on`` < day. Each of the three
+        parts is one range of a (party, ends_on) index (``grant_*_list``, ``grant_*_revoked``).
+        """
+        day = self._expiry_day
+        base = self._chain()
+        base._expiry_day = None
+        date = models.DateField()
+
+        def part(condition: Q, rank: int, ascending: bool):
+            keys = {
+                "_rank": Value(rank, output_field=models.IntegerField()),
+                "_end_up": F("ends_on") if ascending else Value(None, output_field=date),
+                "_end_down": Value(None, output_field=date) if ascending else F("ends_on"),
+            }
+            order = ("ends_on", "-pk") if ascending else ("-ends_on", "-pk")
+            return base.filter(condition).annotate(**keys).order_by(*order)[:stop]
+
+        live = part(Q(revoked_at__isnull=True, ends_on__gte=day), 0, True)
+        revoked_live = part(Q(revoked_at__isnull=False, ends_on__gte=day), 1, False)
+        ended = part(Q(ends_on__lt=day), 1, False)
+        merged = live.union(revoked_live, ended, all=True).order_by(
+            "_rank", F("_end_up").asc(nulls_last=True), F("_end_down").desc(nulls_last=True), "-pk"
+        )
+        return merged[start:stop]
+
+    def status_counts(self, day: datetime.date | None = None, cap: int | None = None) -> dict[str, int]:
+        """Count per status in one query: ``{"all": n, "scheduled": n, ...}``.
+
+        With ``cap``, each count stops at ``cap`` (a count equal to the cap means "at least"): the
+        list tabs pass COUNT_CAP so the query reads a bounded number of index entries.
+        """
         day = day or today()
+        if cap is not None:
+            return capped_counts(
+                {"all": self, **{status: self.filter(status_q(status, day)) for status in GrantStatus.values}}, cap
+            )
         counts = self.aggregate(
             all=Count("pk"), **{status: Count("pk", filter=status_q(status, day)) for status in GrantStatus.values}
         )
@@ -221,6 +318,28 @@ class Grant(models.Model):
             # Both lists, in "nearest expiry" order.
             models.Index(fields=["creator", "ends_on"], condition=Q(is_latest=True), name="grant_creator_list"),
             models.Index(fields=["organization", "ends_on"], condition=Q(is_latest=True), name="grant_org_list"),
+            # A page of a list reads three ranges of these (see GrantQuerySet._nearest_expiry_slice),
+            # and each capped status count one range, from the index alone (starts_on is in it).
+            models.Index(
+                fields=["creator", "ends_on", "starts_on"],
+                condition=Q(is_latest=True, revoked_at__isnull=True),
+                name="grant_creator_unrevoked",
+            ),
+            models.Index(
+                fields=["organization", "ends_on", "starts_on"],
+                condition=Q(is_latest=True, revoked_at__isnull=True),
+                name="grant_org_unrevoked",
+            ),
+            models.Index(
+                fields=["creator", "ends_on"],
+                condition=Q(is_latest=True, revoked_at__isnull=False),
+                name="grant_creator_revoked",
+            ),
+            models.Index(
+                fields=["organization", "ends_on"],
+                condition=Q(is_latest=True, revoked_at__isnull=False),
+                name="grant_org_revoked",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -367,7 +486,12 @@ class LivestreamAccessRequestQuerySet(models.QuerySet):
     def newest_first(self) -> LivestreamAccessRequestQuerySet:
         return self.order_by("-created_at", "-pk")
 
-    def status_counts(self) -> dict[str, int]:
+    def status_counts(self, cap: int | None = None) -> dict[str, int]:
+        """Count per status in one query; with ``cap``, each count stops at ``cap`` (see Grant's)."""
+        if cap is not None:
+            return capped_counts(
+                {"all": self, **{status: self.filter(status=status) for status in RequestStatus.values}}, cap
+            )
         return self.aggregate(
             all=Count("pk"), **{status: Count("pk", filter=Q(status=status)) for status in RequestStatus.values}
         )
@@ -419,6 +543,8 @@ class LivestreamAccessRequest(models.Model):
             ),
             models.Index(fields=["organization", "-created_at"], name="request_org_newest"),
             models.Index(fields=["status", "-created_at"], name="request_status_newest"),
+            # A creator's capped status counts and pending badge: per livestream, from the index alone.
+            models.Index(fields=["livestream", "status"], name="request_livestream_status"),
         ]
 
     def __str__(self) -> str:

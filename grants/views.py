@@ -15,6 +15,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,7 +27,16 @@ from portal.pagination import paginate
 from . import perspective as perspectives
 from . import services
 from .forms import AuthorizeForm, RenewEarlyForm, RenewForm
-from .models import Grant, GrantStatus, LivestreamAccessEvent, LivestreamAccessRequest, RequestStatus, today
+from .models import (
+    COUNT_CAP,
+    Grant,
+    GrantStatus,
+    LivestreamAccessEvent,
+    LivestreamAccessRequest,
+    RequestStatus,
+    capped_counts,
+    today,
+)
 
 SEARCH_MAX = 50
 
@@ -54,9 +64,21 @@ def _search_param(querydict: QueryDict) -> str:
     return (querydict.get("q") or "").strip()[:SEARCH_MAX]
 
 
-def _tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int]]:
-    return [(None, _("全部"), counts["all"])] + [
-        (status, GrantStatus(status).label, counts[status]) for status in GrantStatus.values
+def _count_label(count: int) -> int | str:
+    """A tab's count: exact below the cap, "999+" from it (the counts stop there; see COUNT_CAP)."""
+    return f"{COUNT_CAP - 1}+" if count >= COUNT_CAP else count
+
+
+def _pending_badge(creator: Creator) -> SimpleLazyObject:
+    """The navigation's pending-request badge, capped like the tabs (it overrides the context
+    processor's exact count on these pages; evaluated only if the page renders it)."""
+    pending = LivestreamAccessRequest.objects.for_creator(creator).pending()
+    return SimpleLazyObject(lambda: _count_label(capped_counts({"pending": pending}, COUNT_CAP)["pending"]))
+
+
+def _tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int | str]]:
+    return [(None, _("全部"), _count_label(counts["all"]))] + [
+        (status, GrantStatus(status).label, _count_label(counts[status])) for status in GrantStatus.values
     ]
 
 
@@ -66,13 +88,14 @@ def _tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int]]:
 def _creator_list_context(request: HttpRequest, creator: Creator, querydict: QueryDict, highlight=None) -> dict:
     status, term = _status_param(querydict), _search_param(querydict)
     grants = Grant.objects.for_creator(creator).latest_per_pair().search_organization(term)
-    counts = grants.status_counts()
+    counts = grants.status_counts(cap=COUNT_CAP)
     if status:
         grants = grants.with_status_in([status])
     page = paginate(grants.select_related("organization").nearest_expiry_first(), request)
     return {
         "creator": creator,
         "page": page,
+        "pending_request_count": _pending_badge(creator),
         "tabs": _tabs(counts),
         "status": status,
         "q": term,
@@ -299,7 +322,7 @@ def org_home(request: HttpRequest) -> HttpResponse:
     if membership.is_main:
         status, term = _status_param(request.GET), _search_param(request.GET)
         grants = Grant.objects.for_organization(membership.organization_id).latest_per_pair().search_creator(term)
-        counts = grants.status_counts()
+        counts = grants.status_counts(cap=COUNT_CAP)
         if status:
             grants = grants.with_status_in([status])
         context.update(
@@ -345,12 +368,13 @@ def creator_requests(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", RequestStatus.PENDING)
     status = status if status in RequestStatus.values or status == "all" else RequestStatus.PENDING
     requests = LivestreamAccessRequest.objects.for_creator(creator)
-    counts = requests.status_counts()
+    counts = requests.status_counts(cap=COUNT_CAP)
     shown = requests if status == "all" else requests.with_status(status)
-    tabs = [(value, RequestStatus(value).label, counts[value]) for value in RequestStatus.values]
+    tabs = [(value, RequestStatus(value).label, _count_label(counts[value])) for value in RequestStatus.values]
     context = {
         "page": paginate(_request_rows(shown.newest_first()), request),
-        "tabs": tabs + [("all", _("全部"), counts["all"])],
+        "pending_request_count": _pending_badge(creator),
+        "tabs": tabs + [("all", _("全部"), _count_label(counts["all"]))],
         "status": status,
     }
     template = "grants/creator_requests.html"
@@ -372,10 +396,7 @@ def _decide_request(request: HttpRequest, request_id: int, service, message: str
     if not request.htmx:
         return redirect(_safe_next(request) or reverse("grants:creator_requests"))
     row = _request_rows(LivestreamAccessRequest.objects.filter(pk=access_request.pk)).get()
-    context = {
-        "access_request": row,
-        "pending_request_count": LivestreamAccessRequest.objects.for_creator(creator).pending().count(),
-    }
+    context = {"access_request": row, "pending_request_count": _pending_badge(creator)}
     return render(request, "grants/_request_decided.html", context)
 
 
