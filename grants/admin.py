@@ -7,7 +7,7 @@ owning creator may act, so the admin shows grants but does not edit them.
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Grant, GrantEvent, GrantStatus, status_q, today
+from .models import Grant, GrantEvent, GrantStatus, LivestreamAccessEvent, LivestreamAccessRequest, status_q, today
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -92,4 +92,37 @@ class GrantEventAdmin(ReadOnlyAdmin):
     list_filter = ("operation",)
     search_fields = ("grant__creator__name", "grant__organization__name", "actor__username")
     list_select_related = ("grant__creator", "grant__organization", "actor")
+    date_hierarchy = "at"
+
+
+class LivestreamAccessEventInline(admin.TabularInline):
+    model = LivestreamAccessEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "operation", "actor")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LivestreamAccessRequest)
+class LivestreamAccessRequestAdmin(ReadOnlyAdmin):
+    list_display = ("livestream", "organization", "requested_by", "status", "created_at", "decided_at")
+    list_filter = ("status", "organization__kind")
+    search_fields = ("livestream__title", "livestream__external_id", "organization__name", "requested_by__username")
+    list_select_related = ("livestream", "organization", "requested_by")
+    date_hierarchy = "created_at"
+    inlines = [LivestreamAccessEventInline]
+
+
+@admin.register(LivestreamAccessEvent)
+class LivestreamAccessEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "operation", "request", "actor")
+    list_filter = ("operation",)
+    search_fields = ("request__livestream__title", "request__organization__name", "actor__username")
+    list_select_related = ("request__livestream", "request__organization", "actor")
     date_hierarchy = "at"

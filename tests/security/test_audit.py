@@ -400,12 +400,6 @@ def test_admin_cannot_add_change_or_delete_grant_events(staff_client, grant_even
     _admin_cannot_edit(staff_client, grant_event, {"operation": "revoke", "actor": grant_event.actor_id})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: LivestreamAccessEvent (and LivestreamAccessRequest) are not registered in the admin, "
-    "although SPEC §8 asks for every model in the admin with history read-only (§5: actions are "
-    "recorded in the history).",
-)
 def test_admin_shows_livestream_request_history_read_only(staff_client, request_event):
     _admin_cannot_edit(staff_client, request_event, {"operation": "approve", "actor": request_event.actor_id})
 
