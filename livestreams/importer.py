@@ -130,14 +130,33 @@ def parse_line(line: bytes | str) -> Any:
         raise RecordError("record", "not valid UTF-8") from None
     except json.JSONDecodeError as error:
         raise RecordError("record", f"invalid JSON ({error.msg} at column {error.colno})") from None
-    try:
-        # JSON may spell a lone surrogate (\ud800): valid JSON, but no text a database can store.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise RecordError("record", "contains invalid Unicode (a lone surrogate)") from None
+    # JSON may spell a lone surrogate (\ud800): valid JSON, but no text a database can store.
+    where = _lone_surrogate(data, "")
+    if where is not None:
+        raise RecordError(where or "record", "contains invalid Unicode (a lone surrogate)")
     return data
 
 
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _SURROGATE.search(key):
+                return _path(path, key.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace"))
+            found = _lone_surrogate(item, _path(path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
