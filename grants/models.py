@@ -15,13 +15,14 @@ from django.db import connections, models
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from portal.models import Membership
 
 
 class GrantStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("待生效")
-    ACTIVE = "active", _("已授权")
+    ACTIVE = "active", pgettext_lazy("grant status", "已授权")
     EXPIRED = "expired", _("已到期")
     REVOKED = "revoked", _("已被解除授权")
 
@@ -407,6 +408,8 @@ class ImmutableModel(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise PermissionError("history events are immutable")
+        # Insert only: a new instance carrying an existing event's pk must not UPDATE that row.
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
@@ -417,12 +420,14 @@ class GrantEvent(ImmutableModel):
     """One operation on a full-data grant: who did what, when, and the period before and after."""
 
     class Operation(models.TextChoices):
-        AUTHORIZE = "authorize", _("授权")
+        AUTHORIZE = "authorize", pgettext_lazy("grant operation", "授权")
         REVOKE = "revoke", _("解除授权")
         RENEW_EARLY = "renew_early", _("提前续约")
         RENEW = "renew", _("续约")
 
-    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="events", verbose_name=_("授权"))
+    grant = models.ForeignKey(
+        Grant, on_delete=models.PROTECT, related_name="events", verbose_name=pgettext_lazy("a grant", "授权")
+    )
     operation = models.CharField(_("操作"), max_length=20, choices=Operation.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
@@ -452,7 +457,7 @@ class GrantEvent(ImmutableModel):
 
 class RequestStatus(models.TextChoices):
     PENDING = "pending", _("待审批")
-    APPROVED = "approved", _("已授权")
+    APPROVED = "approved", pgettext_lazy("request status", "已授权")
     DECLINED = "declined", _("已拒绝")
     REVOKED = "revoked", _("已解除授权")
 
@@ -570,7 +575,7 @@ class LivestreamAccessEvent(ImmutableModel):
 
     class Operation(models.TextChoices):
         REQUEST = "request", _("申请")
-        APPROVE = "approve", _("授权")
+        APPROVE = "approve", pgettext_lazy("request operation", "授权")
         DECLINE = "decline", _("拒绝")
         REVOKE = "revoke", _("解除授权")
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 
+from portal.converters import parse_id
 from portal.models import Creator, Organization
 from portal.pagination import paginate
 
@@ -61,7 +62,8 @@ def _status_param(querydict: QueryDict) -> str | None:
 
 
 def _search_param(querydict: QueryDict) -> str:
-    return (querydict.get("q") or "").strip()[:SEARCH_MAX]
+    # NUL cannot be stored or compared in PostgreSQL text; nobody types it in a name.
+    return (querydict.get("q") or "").replace("\x00", "").strip()[:SEARCH_MAX]
 
 
 def _count_label(count: int) -> int | str:
@@ -128,8 +130,13 @@ def _after_action(request: HttpRequest, creator: Creator, grant: Grant, message:
 
 
 def _safe_next(request: HttpRequest) -> str | None:
+    """A local path to return to (``next``), or None: never another site, never a URL name."""
     target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if (
+        target
+        and target.startswith("/")
+        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    ):
         return target
     return None
 
@@ -162,8 +169,8 @@ def authorize(request: HttpRequest) -> HttpResponse:
     else:
         initial = {"starts_on": today()}
         org_id = request.GET.get("organization")
-        if org_id and org_id.isdigit():
-            initial["organization"] = int(org_id)
+        if parse_id(org_id) is not None:
+            initial["organization"] = parse_id(org_id)
         for key in ("starts_on", "ends_on"):
             if request.GET.get(key):
                 initial[key] = request.GET[key]
@@ -195,9 +202,10 @@ def _organization_results(creator: Creator, term: str) -> list[Organization]:
 
 def _selected_organization(creator: Creator, form: AuthorizeForm) -> Organization | None:
     value = form["organization"].value()
-    if not value or not str(value).isdigit():
+    pk = parse_id(value)
+    if pk is None:
         return None
-    organization = Organization.objects.filter(pk=value).first()
+    organization = Organization.objects.filter(pk=pk).first()
     if organization is not None:
         organization.latest_grant = (
             Grant.objects.for_creator(creator).latest_per_pair().filter(organization=organization).first()
@@ -345,9 +353,9 @@ def switch_perspective(request: HttpRequest) -> HttpResponse:
     if not creator_id:
         perspectives.forget(request)
         return redirect("grants:org_home")
-    if not creator_id.isdigit():
+    if parse_id(creator_id) is None:
         raise Http404
-    chosen = perspectives.choose(request, int(creator_id))
+    chosen = perspectives.choose(request, parse_id(creator_id))
     return redirect("livestreams:creator_overview", creator_id=chosen.creator.pk)
 
 

@@ -4,13 +4,13 @@ from . import creator_views, views
 
 app_name = "livestreams"
 urlpatterns = [
-    path("creators/<int:creator_id>/", creator_views.overview, name="creator_overview"),
-    path("creators/<int:creator_id>/livestreams/", creator_views.livestream_list, name="creator_livestreams"),
-    path("creators/<int:creator_id>/livestreams.csv", creator_views.export_csv, name="creator_export"),
+    path("creators/<id:creator_id>/", creator_views.overview, name="creator_overview"),
+    path("creators/<id:creator_id>/livestreams/", creator_views.livestream_list, name="creator_livestreams"),
+    path("creators/<id:creator_id>/livestreams.csv", creator_views.export_csv, name="creator_export"),
     path("livestreams/", views.org_livestreams, name="org_livestreams"),
-    path("livestreams/<int:livestream_id>/", views.detail, name="detail"),
-    path("livestreams/<int:livestream_id>/unlock/", views.unlock, name="unlock"),
-    path("livestreams/<int:livestream_id>/big-screen/", views.big_screen, name="big_screen"),
-    path("livestreams/<int:livestream_id>/traffic/", views.traffic, name="traffic"),
-    path("livestreams/<int:livestream_id>/audience/", views.audience, name="audience"),
+    path("livestreams/<id:livestream_id>/", views.detail, name="detail"),
+    path("livestreams/<id:livestream_id>/unlock/", views.unlock, name="unlock"),
+    path("livestreams/<id:livestream_id>/big-screen/", views.big_screen, name="big_screen"),
+    path("livestreams/<id:livestream_id>/traffic/", views.traffic, name="traffic"),
+    path("livestreams/<id:livestream_id>/audience/", views.audience, name="audience"),
 ]

@@ -354,12 +354,6 @@ def test_deleting_the_grant_or_request_does_not_take_its_history(grant_event, re
     assert snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ImmutableModel.save() only refuses instances loaded from the database; a new instance "
-    "carrying an existing event's pk is saved with UPDATE and overwrites that history row "
-    "(save() should insert only, e.g. force_insert=True).",
-)
 def test_event_cannot_be_overwritten_by_a_new_instance_with_its_pk(grant_event):
     before = snapshot()
     forged = GrantEvent(
