@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import connection, transaction
@@ -46,6 +47,7 @@ from grants.models import Grant, GrantEvent, LivestreamAccessEvent, LivestreamAc
 from livestreams.models import (
     Audience,
     Cooperation,
+    CreatorDay,
     Funnel,
     Livestream,
     MinutePoint,
@@ -76,7 +78,7 @@ SUB_USER_BASE = CREATORS + ORGANIZATIONS
 MARKER_TABLE = "bench_dataset"
 TABLES = (
     User, Creator, Organization, Membership, Grant, GrantEvent, Livestream, ProductSale, Cooperation,
-    MinutePoint, Funnel, TrafficSources, Audience, LivestreamAccessRequest, LivestreamAccessEvent,
+    MinutePoint, Funnel, TrafficSources, Audience, LivestreamAccessRequest, LivestreamAccessEvent, CreatorDay,
 )  # fmt: skip
 CHUNK = 20_000
 NULL = "\\N"
@@ -605,6 +607,43 @@ EXPECTED = {
 }
 
 
+# The creator roll-up (livestreams.CreatorDay) as refresh_creator_days() would write it, from the
+# livestreams in one statement: one row per creator and start day (the platform's calendar).
+def _creator_days_sql() -> str:
+    table = {model: connection.ops.quote_name(model._meta.db_table) for model in (Livestream, CreatorDay)}
+    day = "(started_at AT TIME ZONE %s)::date"
+    return (
+        f"SELECT creator_id, {day} AS day, count(*), sum(gmv), sum(orders), sum(units), sum(viewers) "
+        f"FROM {table[Livestream]} GROUP BY 1, 2"
+    )
+
+
+def fill_creator_days() -> int:
+    """(Re)fill the creator roll-up from the livestreams: one ``INSERT … SELECT … GROUP BY``."""
+    table = connection.ops.quote_name(CreatorDay._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {table} (creator_id, day, livestreams, gmv, orders, units, viewers) " + _creator_days_sql(),  # noqa: S608
+            [settings.TIME_ZONE],
+        )
+        return cursor.rowcount
+
+
+def creator_days_consistent() -> bool:
+    """Whether the roll-up holds exactly what the livestreams sum to (a data set built before the
+    roll-up existed, or changed by hand, does not)."""
+    table = connection.ops.quote_name(CreatorDay._meta.db_table)
+    stored = f"SELECT creator_id, day, livestreams, gmv, orders, units, viewers FROM {table}"  # noqa: S608
+    expected = _creator_days_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS ({expected} EXCEPT {stored}) OR EXISTS ({stored} EXCEPT {expected})",
+            [settings.TIME_ZONE, settings.TIME_ZONE],
+        )
+        return not cursor.fetchone()[0]
+
+
 def ensure(rebuild: bool = False) -> dict:
     """Reuse the data set when it is complete and of this version; else build it from empty."""
     found = None if rebuild else marker()
@@ -612,6 +651,10 @@ def ensure(rebuild: bool = False) -> dict:
         age = (timezone.localdate() - found["built_on"]).days
         if age > 14:
             redate(age)
+        if not creator_days_consistent():
+            log(f"data set: filling the creator roll-up ({fill_creator_days():,} rows) …")
+            with connection.cursor() as cursor:
+                cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(CreatorDay._meta.db_table)}")
         log(f"data set: reused (built on {found['built_on']}, in {found['seconds']:.0f}s)")
         return {"reused": True, "build_seconds": found["seconds"], **found["counts"]}
     return build()
@@ -643,6 +686,7 @@ def build() -> dict:
         parties = build_parties(rng, cal)
         counts.update(build_grants(rng, cal))
         counts.update(build_livestreams(rng, cal, parties))
+        counts["creator_days"] = fill_creator_days()
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(no_style(), list(TABLES)):
                 cursor.execute(sql)
@@ -678,6 +722,7 @@ def redate(days: int) -> None:
         f"ends_before = ends_before + {days}, starts_after = starts_after + {days}, ends_after = ends_after + {days}",
         f"UPDATE {table[Livestream]} SET started_at = started_at + {shift}, ended_at = ended_at + {shift}",
         f"UPDATE {table[Cooperation]} SET started_at = started_at + {shift}",
+        f"UPDATE {table[CreatorDay]} SET day = day + {days}",
         f"UPDATE {table[MinutePoint]} SET at = at + {shift}",
         f"UPDATE {table[LivestreamAccessRequest]} SET created_at = created_at + {shift}, "
         f"decided_at = decided_at + {shift}, updated_at = updated_at + {shift}",

@@ -1,7 +1,8 @@
 from django.utils.functional import SimpleLazyObject
 
-from .models import Grant, LivestreamAccessRequest
+from .models import Grant
 from .perspective import OWN
+from .views import _pending_badge
 
 
 def perspective(request):
@@ -16,9 +17,9 @@ def perspective(request):
     context = {"perspective": getattr(request, "perspective", OWN)}
     creator = user.creator_or_none
     if creator is not None:
-        context["pending_request_count"] = SimpleLazyObject(
-            lambda: LivestreamAccessRequest.objects.for_creator(creator).pending().count()
-        )
+        # Capped like the request tabs ("999+"): counting a busy creator's pending requests in full
+        # read ~12,000 rows on every page of theirs. One definition, the list views' own.
+        context["pending_request_count"] = _pending_badge(creator)
     membership = user.membership_or_none
     if membership is not None and membership.is_main:
         context["perspective_options"] = SimpleLazyObject(

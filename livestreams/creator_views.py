@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from grants.perspective import creator_data_view
 from portal.pagination import paginate
 
-from .models import SORT_KEYS, Cooperation, Livestream, ProductSale
+from .models import SORT_KEYS, Livestream, ProductSale
 from .ranges import PRESETS, parse_range
 
 SORT_LABELS = {
@@ -76,7 +76,7 @@ def overview(request: HttpRequest, creator) -> HttpResponse:
         ],  # fmt: skip
         daily=livestreams.daily(date_range.start, date_range.end),
         top_products=ProductSale.objects.top_products(creator, date_range.start, date_range.end),
-        top_shops=Cooperation.objects.top_organizations(creator, date_range.start, date_range.end),
+        top_shops=ProductSale.objects.top_organizations(creator, date_range.start, date_range.end),
     )
     template = "livestreams/creator_overview.html"
     if request.htmx and not request.htmx.boosted:

@@ -6,6 +6,11 @@ per livestream and organization, derived from the products). ``Livestream.replac
 the one writer of products, cooperations and the livestream's denormalized sums: the importer and
 the factory both go through it, in one transaction.
 
+``CreatorDay`` sums a creator's livestreams per start day (the creator overview reads it instead of
+the livestreams). ``refresh_creator_days()`` is its one writer; every write of a livestream through
+the model or its QuerySet (save, delete, update, bulk_create, bulk_update) calls it in the same
+transaction. A writer that goes around them (COPY, raw SQL) calls it itself.
+
 Shares (audience) are stored as ``Decimal`` with four places, money as ``Decimal`` with two.
 """
 
@@ -38,9 +43,134 @@ def local_midnight(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=timezone.get_default_timezone())
 
 
+def local_day(moment: datetime.datetime) -> datetime.date:
+    """The calendar day of ``moment`` in the platform's timezone: the day a livestream counts on."""
+    return moment.astimezone(timezone.get_default_timezone()).date()
+
+
+# The livestream fields the creator roll-up (CreatorDay) is made of: a write of any of them refreshes it.
+ROLLED_UP_FIELDS = frozenset({"creator", "creator_id", "started_at", "viewers", "gmv", "orders", "units"})
+ROLLED_UP_ATTNAMES = frozenset({"creator_id", "started_at", "viewers", "gmv", "orders", "units"})
+
+
+class RolledUp(NamedTuple):
+    """What the creator roll-up counts of one livestream: where (creator, start day) and how much."""
+
+    creator_id: int
+    day: datetime.date
+    viewers: int
+    gmv: Decimal
+    orders: int
+    units: int
+
+    @property
+    def key(self) -> tuple[int, datetime.date]:
+        return self.creator_id, self.day
+
+
+# The model fields (as update_fields may name them) each RolledUp value comes from.
+ROLLED_UP_SOURCES = {
+    "creator_id": {"creator", "creator_id"},
+    "day": {"started_at"},
+    "viewers": {"viewers"},
+    "gmv": {"gmv"},
+    "orders": {"orders"},
+    "units": {"units"},
+}
+
+
 class LivestreamQuerySet(models.QuerySet):
+    # Set by for_creator() on an unfiltered QuerySet: it is then exactly one creator's livestreams,
+    # whose sums by start day the creator's roll-up (CreatorDay) holds. Any further filter clears it.
+    _rollup_creator: int | None = None
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._rollup_creator = self._rollup_creator
+        return clone
+
+    def _filter_or_exclude(self, negate, args, kwargs):
+        clone = super()._filter_or_exclude(negate, args, kwargs)
+        clone._rollup_creator = None
+        return clone
+
     def for_creator(self, creator: Creator) -> LivestreamQuerySet:
-        return self.filter(creator=creator)
+        unfiltered = not self.query.where
+        queryset = self.filter(creator=creator)
+        if unfiltered:
+            queryset._rollup_creator = creator.pk
+        return queryset
+
+    def _creator_days(self) -> CreatorDayQuerySet | None:
+        """The roll-up rows that sum this QuerySet's livestreams by day, when it is exactly
+        ``for_creator(creator)``; None for any other QuerySet (its sums come from the livestreams)."""
+        query = self.query
+        if self._rollup_creator is None or len(query.where.children) != 1 or query.is_sliced or query.combinator:
+            return None
+        return CreatorDay.objects.using(self.db).filter(creator_id=self._rollup_creator)
+
+    # --- writes keep the creator roll-up (CreatorDay) in step, in the same transaction ---
+
+    def update(self, **kwargs) -> int:
+        if ROLLED_UP_FIELDS.isdisjoint(kwargs):
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            rows = _by_pk(self.model, self.db, self.order_by().values_list("pk", flat=True))
+            keys = _creator_day_keys(rows)
+            count = super().update(**kwargs)
+            refresh_creator_days(keys | _creator_day_keys(rows), using=self.db)
+        return count
+
+    update.alters_data = True
+
+    def delete(self):
+        with transaction.atomic(using=self.db, savepoint=False):
+            keys = _creator_day_keys(self)
+            result = super().delete()
+            refresh_creator_days(keys, using=self.db)
+        return result
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def bulk_create(
+        self, objs, batch_size=None, ignore_conflicts=False, update_conflicts=False, update_fields=None,
+        unique_fields=None,
+    ):  # fmt: skip
+        """QuerySet.bulk_create(), then the roll-up of the livestreams' days; for an upsert
+        (``update_conflicts``) also of the days that the rows it updates had before."""
+        objs = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            keys = set()
+            if update_conflicts and objs:
+                meta = self.model._meta
+                fields = [meta.pk if name == "pk" else meta.get_field(name) for name in unique_fields or ("pk",)]
+                match = Q()
+                for obj in objs:
+                    match |= Q(**{field.attname: getattr(obj, field.attname) for field in fields})
+                keys = _creator_day_keys(self.model._base_manager.using(self.db).filter(match))
+            created = super().bulk_create(
+                objs, batch_size=batch_size, ignore_conflicts=ignore_conflicts, update_conflicts=update_conflicts,
+                update_fields=update_fields, unique_fields=unique_fields,
+            )  # fmt: skip
+            keys |= {(obj.creator_id, local_day(obj.started_at)) for obj in objs}
+            refresh_creator_days(keys, using=self.db)
+        return created
+
+    bulk_create.alters_data = True
+
+    def bulk_update(self, objs, fields, batch_size=None) -> int:
+        objs = list(objs)
+        if ROLLED_UP_FIELDS.isdisjoint(fields):
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        with transaction.atomic(using=self.db, savepoint=False):
+            rows = _by_pk(self.model, self.db, [obj.pk for obj in objs])
+            keys = _creator_day_keys(rows)
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            refresh_creator_days(keys | _creator_day_keys(rows), using=self.db)
+        return count
+
+    bulk_update.alters_data = True
 
     def cooperated_by(self, organization: Organization) -> LivestreamQuerySet:
         """Livestreams in which ``organization``'s products were sold (it cooperated)."""
@@ -75,31 +205,47 @@ class LivestreamQuerySet(models.QuerySet):
         """Totals of ``[start, end]`` and of the period of the same length just before, in one query."""
         length = (end - start).days + 1
         previous_start = start - datetime.timedelta(days=length)
-        current = Q(started_at__gte=local_midnight(start))
+        rollup = self._creator_days()
+        if rollup is not None:
+            # One roll-up row per day: 2 × length rows at most, however many livestreams there were.
+            rows, current = rollup.filter(day__gte=previous_start, day__lte=end), Q(day__gte=start)
+
+            def count(period):
+                return Sum("livestreams", filter=period)
+        else:
+            rows, current = self.started_between(previous_start, end), Q(started_at__gte=local_midnight(start))
+
+            def count(period):
+                return models.Count("pk", filter=period)
+
         sums = {}
         for name, period in (("cur", current), ("prev", ~current)):
             sums.update(
                 {
-                    f"{name}_count": models.Count("pk", filter=period),
+                    f"{name}_count": count(period),
                     f"{name}_gmv": Sum("gmv", filter=period),
                     f"{name}_orders": Sum("orders", filter=period),
                     f"{name}_units": Sum("units", filter=period),
                     f"{name}_viewers": Sum("viewers", filter=period),
                 }
             )
-        row = self.started_between(previous_start, end).order_by().aggregate(**sums)
+        row = rows.order_by().aggregate(**sums)
         return _totals(row, "cur"), _totals(row, "prev")
 
     def daily(self, start: datetime.date, end: datetime.date) -> list[dict[str, Any]]:
         """GMV, orders and livestream count per calendar day (Asia/Shanghai) of ``[start, end]``,
         every day present (zeros where nothing started). A livestream counts on its start date."""
-        rows = (
-            self.started_between(start, end)
-            .annotate(day=TruncDate("started_at", tzinfo=timezone.get_default_timezone()))
-            .order_by()
-            .values("day")
-            .annotate(gmv=Sum("gmv"), orders=Sum("orders"), count=models.Count("pk"))
-        )
+        rollup = self._creator_days()
+        if rollup is not None:
+            rows = rollup.filter(day__gte=start, day__lte=end).values("day", "gmv", "orders", count=F("livestreams"))
+        else:
+            rows = (
+                self.started_between(start, end)
+                .annotate(day=TruncDate("started_at", tzinfo=timezone.get_default_timezone()))
+                .order_by()
+                .values("day")
+                .annotate(gmv=Sum("gmv"), orders=Sum("orders"), count=models.Count("pk"))
+            )
         by_day = {row["day"]: row for row in rows}
         days = []
         for offset in range((end - start).days + 1):
@@ -130,6 +276,16 @@ class LivestreamQuerySet(models.QuerySet):
 
 
 SORT_KEYS = ("started_at", "gmv", "orders", "peak_online")
+
+
+def _by_pk(model, using: str, pks: Iterable[int]) -> models.QuerySet:
+    return model._base_manager.using(using).filter(pk__in=list(pks))
+
+
+def _creator_day_keys(queryset: models.QuerySet) -> set[tuple[int, datetime.date]]:
+    """(creator id, start day) of each livestream of ``queryset``, as the database has it now."""
+    return {(creator_id, local_day(started_at)) for creator_id, started_at in
+            queryset.order_by().values_list("creator_id", "started_at")}  # fmt: skip
 
 
 def _totals(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -186,18 +342,57 @@ class Livestream(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    # What the creator roll-up (CreatorDay) counts of this livestream, as last read or written; None
+    # when not known (save() and delete() then read it from the database first).
+    _rolled_up: RolledUp | None = None
+
     def save(self, *args, **kwargs) -> None:
         update_fields = kwargs.get("update_fields")
+        saved = None if update_fields is None else set(update_fields)
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        # A save that writes a rolled-up field refreshes the roll-up of the day(s) concerned.
+        rolls_up = saved is None or not ROLLED_UP_FIELDS.isdisjoint(saved)
+        before = None
+        if rolls_up and (not self._state.adding or self.pk is not None):
+            before = self._rolled_up or self._rollup_figures_in_database(using)
         moved = (
             not self._state.adding
             and hasattr(self, "_loaded_started_at")
             and self.started_at != self._loaded_started_at
             and (update_fields is None or "started_at" in update_fields)
         )
-        super().save(*args, **kwargs)
-        if moved:
-            self.cooperations.update(started_at=self.started_at)
+        with transaction.atomic(using=using, savepoint=False):
+            super().save(*args, **kwargs)
+            if moved:
+                self.cooperations.update(started_at=self.started_at)
+            if rolls_up:
+                now = self._rollup_figures()
+                if saved is not None and before is not None:
+                    # Fields left out of update_fields keep the values the database has.
+                    now = RolledUp(
+                        *(
+                            value if ROLLED_UP_SOURCES[name] & saved else old
+                            for name, value, old in zip(RolledUp._fields, now, before, strict=True)
+                        )
+                    )
+                if now != before:
+                    refresh_creator_days({now.key} | ({before.key} if before else set()), using=using)
+                self._rolled_up = now
         self._loaded_started_at = self.started_at
+
+    save.alters_data = True
+
+    def delete(self, using=None, keep_parents=False):
+        using = using or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            before = self._rolled_up or self._rollup_figures_in_database(using)
+            result = super().delete(using=using, keep_parents=keep_parents)
+            if before is not None:
+                refresh_creator_days([before.key], using=using)
+        self._rolled_up = None
+        return result
+
+    delete.alters_data = True
 
     @classmethod
     def from_db(cls, db, field_names, values):
@@ -205,7 +400,22 @@ class Livestream(models.Model):
         if "started_at" in field_names:
             # Remembered so save() can keep the cooperations' copy of started_at in step.
             instance._loaded_started_at = instance.started_at
+        if ROLLED_UP_ATTNAMES.issubset(field_names):
+            instance._rolled_up = instance._rollup_figures()
         return instance
+
+    def _rollup_figures(self) -> RolledUp:
+        return RolledUp(self.creator_id, local_day(self.started_at), self.viewers, self.gmv, self.orders, self.units)
+
+    def _rollup_figures_in_database(self, using: str) -> RolledUp | None:
+        row = (
+            type(self)._base_manager.using(using).filter(pk=self.pk)
+            .values_list("creator_id", "started_at", "viewers", "gmv", "orders", "units").first()
+        )  # fmt: skip
+        if row is None:
+            return None
+        creator_id, started_at, *sums = row
+        return RolledUp(creator_id, local_day(started_at), *sums)
 
     @property
     def is_live(self) -> bool:
@@ -291,6 +501,13 @@ class Livestream(models.Model):
         return len(rows)
 
 
+def _organization_field(name: str) -> models.Subquery:
+    """The grouped row's organization's ``name`` field (a correlated subquery on its primary key)."""
+    return models.Subquery(
+        Organization.objects.filter(pk=models.OuterRef("organization_id")).order_by().values(name)[:1]
+    )
+
+
 class ProductSaleQuerySet(models.QuerySet):
     def for_organization(self, organization: Organization) -> ProductSaleQuerySet:
         return self.filter(organization=organization)
@@ -298,16 +515,23 @@ class ProductSaleQuerySet(models.QuerySet):
     def by_gmv(self) -> ProductSaleQuerySet:
         return self.order_by("-gmv", "pk")
 
+    def _sold_in(self, creator: Creator, start: datetime.date, end: datetime.date) -> ProductSaleQuerySet:
+        """Products sold in ``creator``'s livestreams started in ``[start, end]``, unordered."""
+        return self.filter(
+            livestream__creator=creator,
+            livestream__started_at__gte=local_midnight(start),
+            livestream__started_at__lt=local_midnight(end + datetime.timedelta(days=1)),
+        ).order_by()
+
     def top_products(self, creator: Creator, start: datetime.date, end: datetime.date, limit: int = 10) -> list:
-        """The creator's best-selling products in livestreams started in ``[start, end]``, by GMV."""
+        """The creator's best-selling products in livestreams started in ``[start, end]``, by GMV.
+
+        Grouped by (shop, sku) alone; the shop's name is looked up for the ``limit`` rows kept only
+        (a subquery PostgreSQL evaluates after the sort and limit), not joined to every product.
+        """
         return list(
-            self.filter(
-                livestream__creator=creator,
-                livestream__started_at__gte=local_midnight(start),
-                livestream__started_at__lt=local_midnight(end + datetime.timedelta(days=1)),
-            )
-            .order_by()
-            .values("organization_id", "organization__name", "sku")
+            self._sold_in(creator, start, end)
+            .values("organization_id", "sku")
             .annotate(
                 name=models.Max("name"),
                 gmv=Sum("gmv"),
@@ -315,7 +539,31 @@ class ProductSaleQuerySet(models.QuerySet):
                 units=Sum("units"),
                 livestreams=models.Count("livestream_id"),
             )  # fmt: skip
+            .annotate(organization__name=_organization_field("name"))
             .order_by("-gmv", "sku")[:limit]
+        )
+
+    def top_organizations(self, creator: Creator, start: datetime.date, end: datetime.date, limit: int = 10) -> list:
+        """The shops (and agencies) whose products sold most in the creator's livestreams of ``[start, end]``.
+
+        Summed from the products, as the cooperations are (``Livestream.replace_products()``): an
+        organization's gmv, orders and units in a livestream are its products' there, and it
+        cooperated in the livestreams where it has products (``livestreams``). Read from the
+        products, the planner walks the period's livestreams by index and their products by
+        index, as for ``top_products()``; from the smaller cooperation table it preferred a
+        sequential scan of all of it. Names as in ``top_products()``.
+        """
+        return list(
+            self._sold_in(creator, start, end)
+            .values("organization_id")
+            .annotate(
+                gmv=Sum("gmv"),
+                orders=Sum("orders"),
+                units=Sum("units"),
+                livestreams=models.Count("livestream_id", distinct=True),
+            )  # fmt: skip
+            .annotate(organization__name=_organization_field("name"), organization__kind=_organization_field("kind"))
+            .order_by("-gmv", "organization_id")[:limit]
         )
 
 
@@ -359,20 +607,6 @@ class CooperationQuerySet(models.QuerySet):
 
     def newest_first(self) -> CooperationQuerySet:
         return self.order_by("-started_at", "-livestream_id")
-
-    def top_organizations(self, creator: Creator, start: datetime.date, end: datetime.date, limit: int = 10) -> list:
-        """The shops (and agencies) whose products sold most in the creator's livestreams of ``[start, end]``."""
-        return list(
-            self.filter(
-                livestream__creator=creator,
-                started_at__gte=local_midnight(start),
-                started_at__lt=local_midnight(end + datetime.timedelta(days=1)),
-            )
-            .order_by()
-            .values("organization_id", "organization__name", "organization__kind")
-            .annotate(gmv=Sum("gmv"), orders=Sum("orders"), units=Sum("units"), livestreams=models.Count("pk"))
-            .order_by("-gmv", "organization_id")[:limit]
-        )
 
 
 class Cooperation(models.Model):
@@ -623,3 +857,118 @@ class Audience(models.Model):
     @property
     def cities_top(self) -> list[Share]:
         return self.top_cities()
+
+
+# --- the creator roll-up ---------------------------------------------------------------------------
+
+
+class CreatorDayQuerySet(models.QuerySet):
+    def for_creator(self, creator: Creator) -> CreatorDayQuerySet:
+        return self.filter(creator=creator)
+
+
+class CreatorDay(models.Model):
+    """A creator's livestreams that started on one calendar day (Asia/Shanghai), summed.
+
+    A roll-up: the creator overview reads a period's totals and daily series from these rows (one
+    per day) instead of from the livestreams (ten a day for a busy creator). Written only by
+    ``refresh_creator_days()``, which recomputes rows from the livestreams; a day without
+    livestreams has no row.
+    """
+
+    creator = models.ForeignKey(
+        Creator, on_delete=models.CASCADE, related_name="livestream_days", verbose_name=_("达人")
+    )
+    day = models.DateField(_("开始日期"))
+    livestreams = models.PositiveIntegerField(_("直播场次"), default=0)
+    gmv = models.DecimalField(_("成交金额"), max_digits=18, decimal_places=2, default=ZERO)
+    orders = models.PositiveBigIntegerField(_("成交订单数"), default=0)
+    units = models.PositiveBigIntegerField(_("成交件数"), default=0)
+    viewers = models.PositiveBigIntegerField(_("累计观看人数"), default=0)
+
+    objects = CreatorDayQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("每日趋势")
+        verbose_name_plural = _("每日趋势")
+        constraints = [models.UniqueConstraint(fields=["creator", "day"], name="creatorday_unique_day")]
+
+    def __str__(self) -> str:
+        return f"{self.creator_id} @ {self.day}"
+
+
+CREATOR_DAY_SUMS = ("livestreams", "gmv", "orders", "units", "viewers")
+# Day runs per aggregate query: keeps the OR of ranges well inside SQLite's expression depth limit.
+REFRESH_RUNS_PER_QUERY = 200
+
+
+def _day_runs(keys: list[tuple[int, datetime.date]]) -> list[tuple[int, datetime.date, datetime.date]]:
+    """Sorted (creator id, day) keys as runs of consecutive days: (creator id, first day, last day)."""
+    runs: list[list] = []
+    for creator_id, day in keys:
+        last = runs[-1] if runs else None
+        if last is not None and last[0] == creator_id and last[2] + datetime.timedelta(days=1) == day:
+            last[2] = day
+        else:
+            runs.append([creator_id, day, day])
+    return [tuple(run) for run in runs]
+
+
+def refresh_creator_days(keys: Iterable[tuple[int, datetime.date]], *, using: str | None = None) -> None:
+    """Recompute the roll-up rows (CreatorDay) of ``keys``, (creator id, day) pairs, from the livestreams.
+
+    The one writer of the roll-up. Call it in the transaction that changed the livestreams, after
+    the change, with every (creator id, start day) a changed livestream had before and has after
+    (a day in Asia/Shanghai: ``local_day(started_at)``). Livestream.save()/delete() and the
+    QuerySet's update()/delete()/bulk_create()/bulk_update() call it themselves.
+
+    A constant number of statements for any number of keys (up to 200 runs of consecutive days
+    per aggregate): lock the rows (an upsert, in key order, so two writers of an overlapping set
+    take turns and the later one sums what the earlier committed), sum the livestreams of those
+    days, write the sums, delete the rows of days left without livestreams.
+    """
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    using = using or router.db_for_write(CreatorDay)
+    zone = timezone.get_default_timezone()
+    rows = CreatorDay.objects.using(using)
+    unique = ["creator", "day"]
+    with transaction.atomic(using=using, savepoint=False):
+        rows.bulk_create(
+            [CreatorDay(creator_id=creator_id, day=day) for creator_id, day in keys],
+            update_conflicts=True, unique_fields=unique, update_fields=["livestreams"],
+        )  # fmt: skip
+        runs = _day_runs(keys)
+        sums: dict[tuple[int, datetime.date], dict] = {}
+        for index in range(0, len(runs), REFRESH_RUNS_PER_QUERY):
+            match = Q()
+            for creator_id, first, last in runs[index : index + REFRESH_RUNS_PER_QUERY]:
+                match |= Q(
+                    creator_id=creator_id,
+                    started_at__gte=local_midnight(first),
+                    started_at__lt=local_midnight(last + datetime.timedelta(days=1)),
+                )
+            found = (
+                Livestream._base_manager.using(using).filter(match)
+                .annotate(day=TruncDate("started_at", tzinfo=zone)).order_by()
+                .values("creator_id", "day")
+                .annotate(livestreams=models.Count("pk"), gmv=Sum("gmv"), orders=Sum("orders"), units=Sum("units"),
+                          viewers=Sum("viewers"))
+            )  # fmt: skip
+            for row in found:
+                sums[row["creator_id"], row["day"]] = row
+        if sums:
+            rows.bulk_create(
+                [
+                    CreatorDay(creator_id=creator_id, day=day, **{name: row[name] for name in CREATOR_DAY_SUMS})
+                    for (creator_id, day), row in sorted(sums.items())
+                ],
+                update_conflicts=True, unique_fields=unique, update_fields=list(CREATOR_DAY_SUMS),
+            )  # fmt: skip
+        empty = [key for key in keys if key not in sums]
+        for index in range(0, len(empty), REFRESH_RUNS_PER_QUERY):
+            match = Q()
+            for creator_id, day in empty[index : index + REFRESH_RUNS_PER_QUERY]:
+                match |= Q(creator_id=creator_id, day=day)
+            rows.filter(match).delete()
