@@ -1,9 +1,12 @@
-"""Livestream import (JSON Lines, one livestream per line): validation, then an upsert per line.
+"""Livestream import (JSON Lines, one livestream per line): validation, then upserts in batches.
 
 The format and its rules are in ``docs/import.md`` (and the shared DATA-FORMAT.md). A line is first
 cleaned completely by ``clean_record()``, which returns a ``Record`` or raises ``RecordError`` naming
-the field path (``audience.age``, ``products[2].gmv``) and the reason; only a clean record is written,
-by ``save_record()``, in one transaction. ``import_lines()`` runs both over an iterable of lines.
+the field path (``audience.age``, ``products[2].gmv``) and the reason; only clean records are written,
+by ``write_records()``, a chunk of them in one transaction (one statement or COPY per table).
+``import_lines()`` reads lines in chunks, cleans them, writes each chunk's clean records, and falls
+back to one transaction per record for a chunk that hits a database error, so that only the
+offending line is rejected.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -20,7 +23,20 @@ from django.db import DatabaseError, transaction
 
 from portal.models import Creator, Organization
 
-from .models import Audience, Funnel, Livestream, TrafficSources
+from .models import (
+    MINUTE_COLUMNS,
+    Audience,
+    Cooperation,
+    Funnel,
+    Livestream,
+    MinutePoint,
+    MinuteRow,
+    ProductSale,
+    TrafficSources,
+    cooperation_sums,
+    insert_rows,
+    total_sums,
+)
 
 INT_MAX = 2_147_483_647  # PositiveIntegerField
 BIGINT_MAX = 9_223_372_036_854_775_807  # PositiveBigIntegerField
@@ -58,6 +74,10 @@ VISITOR_FIELDS = {"new": "new", "returning": "returning"}
 
 _MINUTE_KEY_SET = frozenset(MINUTE_KEYS)
 _DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Money that is certainly good for a 14-digit column (at most 12 digits before the point, at most
+# two after, no sign): what _money() accepts, checked in one regex (the per-minute fast path).
+_PLAIN_MONEY = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?").fullmatch
+_PLAIN_MONEY_OF = {14: _PLAIN_MONEY, 12: re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?").fullmatch}
 _SHARE_QUANTUM = Decimal("0.0001")
 # Livestreams happen in this century; outside it a timestamp is a data error (and year 1 or 9999
 # would overflow once converted to UTC for storage).
@@ -85,7 +105,10 @@ class Record:
     ended_at: datetime.datetime | None
     totals: dict[str, int]
     products: list[dict[str, Any]]
-    minutes: list[tuple[datetime.datetime, int, int, Decimal, int]]
+    # (at, online, entries, gmv, orders): ``at`` an aware datetime or its canonical ISO 8601 text
+    # (``2026-11-01T19:00:00+08:00``), ``gmv`` a Decimal or plain decimal text (``1200.00``); text as
+    # validated, which the database reads as exactly that value (and COPY writes without converting).
+    minutes: list[MinuteRow]
     funnel: dict[str, int]
     sources: dict[str, int]
     audience: dict[str, Any]
@@ -103,6 +126,28 @@ class Directory:
             self.creators[douyin_id] = Creator.objects.filter(douyin_id=douyin_id).values_list("pk", flat=True).first()
         return self.creators[douyin_id]
 
+    def prefetch(self, records: Iterable[Any]) -> None:
+        """Look up, in one query each, the creators and shops that parsed records name and that are
+        not known yet. Only plain strings are looked up here (one holding NUL, which PostgreSQL
+        cannot take, is left to the per-name look-up, whose error names its line)."""
+        creators, shops = set(), set()
+        for data in records:
+            if type(data) is not dict:
+                continue
+            douyin_id = data.get("creator")
+            if type(douyin_id) is str and douyin_id and douyin_id not in self.creators and "\x00" not in douyin_id:
+                creators.add(douyin_id)
+            products = data.get("products")
+            if type(products) is list:
+                for item in products:
+                    shop = item.get("shop") if type(item) is dict else None
+                    if type(shop) is str and shop not in self.organizations and "\x00" not in shop:
+                        shops.add(shop)
+        if creators:
+            self.creators.update(dict.fromkeys(creators))
+            self.creators.update(Creator.objects.filter(douyin_id__in=creators).values_list("douyin_id", "pk"))
+        self.load_organizations(shops)
+
     def load_organizations(self, codes: Iterable[str]) -> None:
         """One query for all the codes not seen yet."""
         missing = {code for code in codes if code not in self.organizations}
@@ -115,7 +160,8 @@ class Directory:
             self.organizations.setdefault(code, None)
 
     def organization(self, code: str) -> tuple[int, str] | None:
-        self.load_organizations([code])
+        if code not in self.organizations:
+            self.load_organizations([code])
         return self.organizations[code]
 
 
@@ -130,10 +176,13 @@ def parse_line(line: bytes | str) -> Any:
         raise RecordError("record", "not valid UTF-8") from None
     except json.JSONDecodeError as error:
         raise RecordError("record", f"invalid JSON ({error.msg} at column {error.colno})") from None
-    # JSON may spell a lone surrogate (\ud800): valid JSON, but no text a database can store.
-    where = _lone_surrogate(data, "")
-    if where is not None:
-        raise RecordError(where or "record", "contains invalid Unicode (a lone surrogate)")
+    # JSON may spell a lone surrogate (\ud800): valid JSON, but no text a database can store. Only a
+    # line that could hold one (an escape \uD800-\uDFFF, or in a str a surrogate itself) is walked.
+    maybe = _MAYBE_SURROGATE_BYTES if isinstance(line, bytes | bytearray) else _MAYBE_SURROGATE_TEXT
+    if maybe.search(line):
+        where = _lone_surrogate(data, "")
+        if where is not None:
+            raise RecordError(where or "record", "contains invalid Unicode (a lone surrogate)")
     return data
 
 
@@ -157,6 +206,8 @@ def _lone_surrogate(value: Any, path: str) -> str | None:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_MAYBE_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_MAYBE_SURROGATE_TEXT = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
@@ -164,6 +215,8 @@ def _key(key: str) -> str:
     """A key as it may appear in a one-line message: control characters escaped, empty quoted."""
     if not key:
         return '""'
+    if _CONTROL.search(key) is None:
+        return key
     return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", key)
 
 
@@ -214,6 +267,8 @@ def _count(value: Any, path: str, maximum: int = INT_MAX) -> int:
 
 def _money(value: Any, path: str, max_digits: int) -> Decimal:
     """A decimal string, ≥ 0, at most two places, fitting ``max_digits`` (with two places)."""
+    if type(value) is str and _PLAIN_MONEY_OF[max_digits](value):  # the common case, in one regex
+        return Decimal(value)
     if not isinstance(value, str):
         raise RecordError(path, "must be a decimal string")
     if not _DECIMAL.fullmatch(value):
@@ -270,7 +325,8 @@ def _places(value: Any, path: str) -> dict[str, float]:
     for name, share in value.items():
         if not name.strip():
             raise RecordError(path, "names must be non-empty")
-        _share(share, _path(path, name))
+        if type(share) not in (int, float) or not 0 <= share <= 1:
+            _share(share, _path(path, name))  # raises; the path is built only then
     if sum(value.values()) > 1 + FLOAT_SLACK:
         raise RecordError(path, "shares must sum to at most 1")
     return dict(value)
@@ -316,35 +372,102 @@ def _clean_products(value: Any, directory: Directory) -> list[dict[str, Any]]:
     return products
 
 
-def _clean_minutes(
-    value: Any, started_at: datetime.datetime, ended_at: datetime.datetime | None
-) -> list[tuple[datetime.datetime, int, int, Decimal, int]]:
+def _clean_minutes(value: Any, started_at: datetime.datetime, ended_at: datetime.datetime | None) -> list[MinuteRow]:
+    """The minute points, checked in order; the first broken rule is raised.
+
+    There are hundreds of points per line, so the common case takes a fast path that is exact: an
+    ``at`` written ``YYYY-MM-DDTHH:MM:SS`` with the offset of ``started_at`` is compared as text
+    (fixed width and one offset: text order is time order) with the bounds written the same way,
+    and parsed once to prove it a real date and time; counts and money (``_PLAIN_MONEY``) are checked
+    inline, and ``at`` and ``gmv`` kept as their text. Anything else goes through the general
+    checks, which name the rule broken. Duplicates are found by the minute's local time at the
+    offset of ``started_at`` (the same text as the fast path's), so one instant written with two
+    offsets is one minute.
+    """
     if not isinstance(value, list):
         raise RecordError("minutes", "must be a list")
-    minutes = []
-    seen: dict[datetime.datetime, int] = {}
+    zone = started_at.tzinfo
+    offset = started_at.utcoffset()
+    suffix = None  # the text offset of started_at, "+08:00", when a whole number of minutes
+    if offset is not None and not offset.microseconds and not offset.seconds % 60:
+        sign, magnitude = ("-", -offset) if offset.days < 0 else ("+", offset)
+        hours, minutes = divmod(magnitude.seconds // 60, 60)
+        suffix = f"{sign}{hours:02d}:{minutes:02d}"
+    low = _local_key(started_at, zone)
+    high = _local_key(ended_at if ended_at is not None else LATEST, zone)
+    fromisoformat = datetime.datetime.fromisoformat
+    plain_money = _PLAIN_MONEY
+    rows: list[MinuteRow] = []
+    append = rows.append
+    seen: dict[str, int] = {}
     for index, item in enumerate(value):
-        # The common case (exactly the five keys) skips the detailed key check.
-        if type(item) is not dict or item.keys() != _MINUTE_KEY_SET:
-            _object(item, f"minutes[{index}]", MINUTE_KEYS)
-        at = _datetime(item["at"], f"minutes[{index}].at")
-        if at < started_at:
-            raise RecordError(f"minutes[{index}].at", "before started_at")
-        if ended_at is not None and at > ended_at:
-            raise RecordError(f"minutes[{index}].at", "after ended_at")
-        if at in seen:
-            raise RecordError(f"minutes[{index}].at", f"duplicate of minutes[{seen[at]}]")
-        seen[at] = index
-        minutes.append(
-            (
-                at,
-                _count(item["online"], f"minutes[{index}].online"),
-                _count(item["entries"], f"minutes[{index}].entries"),
-                _money(item["gmv"], f"minutes[{index}].gmv", 14),
-                _count(item["orders"], f"minutes[{index}].orders"),
+        try:
+            # Five entries of which none is missing: exactly the five keys.
+            if type(item) is not dict or len(item) != 5:
+                raise KeyError
+            text, online, entries, gmv, orders = (
+                item["at"],
+                item["online"],
+                item["entries"],
+                item["gmv"],
+                item["orders"],
             )
-        )
-    return minutes
+        except KeyError:
+            _object(item, f"minutes[{index}]", MINUTE_KEYS)
+            raise AssertionError("unreachable: _object() raises") from None
+        at = None
+        if type(text) is str and len(text) == 25 and text[19:] == suffix and text[4:17:3] == "--T::":
+            key = text[:19]
+            if low <= key <= high:
+                try:  # noqa: SIM105 (contextlib.suppress costs a context manager per minute)
+                    fromisoformat(text)
+                    at = text
+                except ValueError:
+                    pass
+        if at is None:
+            at, key = _minute_at(text, index, started_at, ended_at, zone)
+        first = seen.setdefault(key, index)
+        if first != index:
+            raise RecordError(f"minutes[{index}].at", f"duplicate of minutes[{first}]")
+        if (
+            type(online) is int
+            and type(entries) is int
+            and type(orders) is int
+            and 0 <= online <= INT_MAX
+            and 0 <= entries <= INT_MAX
+            and 0 <= orders <= INT_MAX
+            and type(gmv) is str
+            and plain_money(gmv)
+        ):
+            append((at, online, entries, gmv, orders))
+        else:
+            append(
+                (
+                    at,
+                    _count(online, f"minutes[{index}].online"),
+                    _count(entries, f"minutes[{index}].entries"),
+                    _money(gmv, f"minutes[{index}].gmv", 14),
+                    _count(orders, f"minutes[{index}].orders"),
+                )
+            )
+    return rows
+
+
+def _local_key(moment: datetime.datetime, zone: datetime.tzinfo | None) -> str:
+    """``moment`` as local time at ``zone``'s offset, ISO text without the offset (the duplicate key)."""
+    return moment.astimezone(zone).replace(tzinfo=None).isoformat()
+
+
+def _minute_at(
+    value: Any, index: int, started_at: datetime.datetime, ended_at: datetime.datetime | None, zone
+) -> tuple[datetime.datetime, str]:
+    """A minute's ``at`` by the general rules (first broken one raised), with its duplicate key."""
+    at = _datetime(value, f"minutes[{index}].at")
+    if at < started_at:
+        raise RecordError(f"minutes[{index}].at", "before started_at")
+    if ended_at is not None and at > ended_at:
+        raise RecordError(f"minutes[{index}].at", "after ended_at")
+    return at, _local_key(at, zone)
 
 
 def _clean_audience(value: Any) -> dict[str, Any]:
@@ -401,34 +524,119 @@ def clean_record(data: Any, directory: Directory) -> Record:
 
 # --- writing -------------------------------------------------------------------------------------
 
+CHUNK_LINES = 200  # lines read, cleaned and written together (one transaction per chunk)
+CHUNK_MINUTES = 50_000  # ... or fewer lines, when they hold this many minute points
+UPSERT_FIELDS = ("creator", "title", "started_at", "ended_at", *TOTALS, "gmv", "orders", "units", "updated_at")
+PRODUCT_COLUMNS = ("livestream", "organization", "sku", "name", "price", "units", "orders", "gmv")
+COOPERATION_COLUMNS = ("livestream", "organization", "started_at", "gmv", "orders", "units")
+AUDIENCE_COLUMNS = (
+    "livestream",
+    *GENDER_FIELDS.values(),
+    *AGE_FIELDS.values(),
+    *VISITOR_FIELDS.values(),
+    "provinces",
+    "cities",
+)
+CHILDREN = (MinutePoint, ProductSale, Cooperation, Funnel, TrafficSources, Audience)
+
+
+def write_records(records: list[Record]) -> list[bool]:
+    """Upsert livestreams by external_id with all their children; for each record, True if created.
+
+    The external_ids must be distinct; call it inside a transaction (all or nothing). The existing
+    livestreams are locked (``SELECT … FOR UPDATE``) and updated in place, so their primary keys
+    stay and rows that refer to them (access requests) survive; their children are deleted and
+    all the records' children written anew. A fixed number of statements whatever the number of
+    records: the look-up, six deletes (only when some exist), one INSERT for the new livestreams,
+    one upsert for the existing ones, one COPY (PostgreSQL; bulk_create elsewhere) each for the
+    products, cooperations, minute points, funnels, sources and audiences.
+    """
+    existing = dict(
+        Livestream.objects.select_for_update()
+        .filter(external_id__in=[record.external_id for record in records])
+        .order_by("pk")
+        .values_list("external_id", "pk")
+    )
+    if existing:
+        ids = list(existing.values())
+        for model in CHILDREN:
+            model.objects.filter(livestream_id__in=ids).delete()
+
+    cooperations = [
+        cooperation_sums((p["organization_id"], p["gmv"], p["orders"], p["units"]) for p in record.products)
+        for record in records
+    ]
+    new, old = [], []
+    for record, by_organization in zip(records, cooperations, strict=True):
+        livestream = Livestream(
+            external_id=record.external_id,
+            creator_id=record.creator_id,
+            title=record.title,
+            started_at=record.started_at,
+            ended_at=record.ended_at,
+            **record.totals,
+            **total_sums(by_organization.values())._asdict(),
+        )
+        (old if record.external_id in existing else new).append(livestream)
+    if new:
+        Livestream.objects.bulk_create(new)  # a plain INSERT: one created meanwhile is an error, not a merge
+    if old:
+        # The rows exist and are locked: INSERT … ON CONFLICT (external_id) DO UPDATE is one UPDATE of
+        # them all, keeping id and created_at (bulk_update would build a CASE per field and row).
+        Livestream.objects.bulk_create(
+            old, update_conflicts=True, unique_fields=["external_id"], update_fields=UPSERT_FIELDS
+        )
+    pks = {livestream.external_id: livestream.pk for livestream in new}
+    pks.update(existing)
+    keys = [pks[record.external_id] for record in records]
+
+    insert_rows(
+        ProductSale,
+        PRODUCT_COLUMNS,
+        [
+            (pk, p["organization_id"], p["sku"], p["name"], p["price"], p["units"], p["orders"], p["gmv"])
+            for pk, record in zip(keys, records, strict=True)
+            for p in record.products
+        ],
+    )
+    insert_rows(
+        Cooperation,
+        COOPERATION_COLUMNS,
+        [
+            (pk, organization_id, record.started_at, *sums)
+            for pk, record, by_organization in zip(keys, records, cooperations, strict=True)
+            for organization_id, sums in by_organization.items()
+        ],
+    )
+    minutes = []
+    for pk, record in zip(keys, records, strict=True):
+        minutes += [(pk, *row) for row in record.minutes]
+    insert_rows(MinutePoint, MINUTE_COLUMNS, minutes)
+    insert_rows(
+        Funnel,
+        ("livestream", *FUNNEL_KEYS),
+        [(pk, *map(record.funnel.__getitem__, FUNNEL_KEYS)) for pk, record in zip(keys, records, strict=True)],
+    )
+    insert_rows(
+        TrafficSources,
+        ("livestream", *SOURCE_KEYS),
+        [(pk, *map(record.sources.__getitem__, SOURCE_KEYS)) for pk, record in zip(keys, records, strict=True)],
+    )
+    insert_rows(
+        Audience,
+        AUDIENCE_COLUMNS,
+        [
+            (pk, *map(record.audience.__getitem__, AUDIENCE_COLUMNS[1:]))
+            for pk, record in zip(keys, records, strict=True)
+        ],
+    )
+    return [record.external_id not in existing for record in records]
+
 
 @transaction.atomic
 def save_record(record: Record) -> bool:
-    """Upsert the livestream by external_id with all its children; True if it was created.
-
-    An existing livestream is updated in place (same primary key, so rows that refer to it, such as
-    access requests, survive) and its children are replaced.
-    """
-    livestream = Livestream.objects.select_for_update().filter(external_id=record.external_id).first()
-    created = livestream is None
-    if created:
-        livestream = Livestream(external_id=record.external_id)
-    livestream.creator_id = record.creator_id
-    livestream.title = record.title
-    livestream.started_at = record.started_at
-    livestream.ended_at = record.ended_at
-    for name, value in record.totals.items():
-        setattr(livestream, name, value)
-    livestream.save()
-
-    if not created:
-        livestream.minutes.all().delete()
-    livestream.replace_products(record.products)
-    livestream.add_minutes(record.minutes)
-    # A new livestream has no metrics yet: insert. An existing one: save() updates, or inserts if missing.
-    for model, values in ((Funnel, record.funnel), (TrafficSources, record.sources), (Audience, record.audience)):
-        model(livestream=livestream, **values).save(force_insert=created)
-    return created
+    """Upsert one livestream by external_id with all its children, in one transaction; True if created."""
+    return write_records([record])[0]
 
 
 @dataclass
@@ -447,38 +655,126 @@ class ImportResult:
         return f"created {self.created}, updated {self.updated}, rejected {self.rejected}"
 
 
+# What became of a line: its error message, or (created, minute points written).
+Outcome = str | tuple[bool, int]
+
+
 def import_lines(
     lines: Iterable[bytes | str],
     *,
     on_error: Callable[[str], None] | None = None,
     on_progress: Callable[[ImportResult], None] | None = None,
     progress_every: int = 1000,
+    chunk_lines: int = CHUNK_LINES,
+    chunk_minutes: int = CHUNK_MINUTES,
 ) -> ImportResult:
     """Import JSON Lines; each error is ``line N: field: reason`` (N counts every physical line).
 
     Blank lines are skipped and counted nowhere. Every other line is created, updated or rejected.
+    Lines are read in chunks (``chunk_lines``, or fewer holding ``chunk_minutes`` minute points),
+    and each chunk's clean records written together; errors, counts and progress are reported in
+    line order after each chunk, exactly as if the lines had been imported one after another.
     """
     result = ImportResult()
     directory = Directory()
+    for chunk in _chunks(lines, chunk_lines, chunk_minutes):
+        outcomes, runs = _clean_chunk(chunk, directory)
+        for run in runs:
+            outcomes.update(_write_run(run))
+        for number, _data in chunk:
+            outcome = outcomes[number]
+            if isinstance(outcome, str):
+                _reject(result, outcome, on_error)
+            else:
+                created, minutes = outcome
+                result.minutes += minutes
+                if created:
+                    result.created += 1
+                else:
+                    result.updated += 1
+            if on_progress is not None and result.lines % progress_every == 0:
+                on_progress(result)
+    return result
+
+
+def _chunks(lines: Iterable[bytes | str], chunk_lines: int, chunk_minutes: int) -> Iterator[list[tuple[int, Any]]]:
+    """The non-blank lines, parsed, in chunks: (line number, JSON value or the RecordError of parsing it)."""
+    chunk: list[tuple[int, Any]] = []
+    size = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            record = clean_record(parse_line(line), directory)
-            created = save_record(record)
+            data = parse_line(line)
         except RecordError as error:
-            _reject(result, f"line {number}: {error.field}: {error.reason}", on_error)
-        except DatabaseError as error:
-            _reject(result, f"line {number}: record: database error: {str(error).strip()}", on_error)
+            data = error
         else:
-            result.minutes += len(record.minutes)
-            if created:
-                result.created += 1
+            minutes = data.get("minutes") if type(data) is dict else None
+            if type(minutes) is list:
+                size += len(minutes)
+        chunk.append((number, data))
+        if len(chunk) >= chunk_lines or size >= chunk_minutes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _clean_chunk(
+    chunk: list[tuple[int, Any]], directory: Directory
+) -> tuple[dict[int, Outcome], list[list[tuple[int, Record]]]]:
+    """The rejected lines' outcomes, and the clean records in runs to write, each a transaction.
+
+    A run holds distinct external_ids: a repeated one starts a new run, so that the later line
+    updates what the earlier one wrote, as when the lines are imported one after another.
+    """
+    directory.prefetch(data for _number, data in chunk)
+    outcomes: dict[int, Outcome] = {}
+    runs: list[list[tuple[int, Record]]] = [[]]
+    ids: set[str] = set()
+    for number, data in chunk:
+        if isinstance(data, RecordError):
+            outcomes[number] = f"line {number}: {data.field}: {data.reason}"
+            continue
+        try:
+            record = clean_record(data, directory)
+        except RecordError as error:
+            outcomes[number] = f"line {number}: {error.field}: {error.reason}"
+            continue
+        except DatabaseError as error:
+            outcomes[number] = _database_error(number, error)
+            continue
+        if record.external_id in ids:
+            runs.append([])
+            ids = set()
+        runs[-1].append((number, record))
+        ids.add(record.external_id)
+    return outcomes, [run for run in runs if run]
+
+
+def _write_run(run: list[tuple[int, Record]]) -> dict[int, Outcome]:
+    """Write records with distinct external_ids in one transaction; if the database refuses it, each
+    record in its own transaction, so that only the lines it refuses are rejected."""
+    try:
+        with transaction.atomic():
+            created = write_records([record for _number, record in run])
+    except DatabaseError as error:
+        if len(run) == 1:
+            return {run[0][0]: _database_error(run[0][0], error)}
+        outcomes: dict[int, Outcome] = {}
+        for number, record in run:
+            try:
+                created_one = save_record(record)
+            except DatabaseError as error:
+                outcomes[number] = _database_error(number, error)
             else:
-                result.updated += 1
-        if on_progress is not None and result.lines % progress_every == 0 and result.lines:
-            on_progress(result)
-    return result
+                outcomes[number] = (created_one, len(record.minutes))
+        return outcomes
+    return {number: (new, len(record.minutes)) for (number, record), new in zip(run, created, strict=True)}
+
+
+def _database_error(number: int, error: DatabaseError) -> str:
+    return f"line {number}: record: database error: {str(error).strip()}"
 
 
 def _reject(result: ImportResult, message: str, on_error: Callable[[str], None] | None) -> None:

@@ -17,7 +17,7 @@ Shares (audience) are stored as ``Decimal`` with four places, money as ``Decimal
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -31,8 +31,9 @@ from django.utils.translation import gettext_lazy as _
 from portal.models import Creator, Organization
 
 ZERO = Decimal("0.00")
-# A minute point as the writers pass it: (at, online, entries, gmv, orders).
-MinuteRow = tuple[datetime.datetime, int, int, Decimal, int]
+# A minute point as the writers pass it: (at, online, entries, gmv, orders). ``at`` may also be its
+# ISO 8601 text with an offset and ``gmv`` its decimal text (the importer keeps what it validated).
+MinuteRow = tuple[datetime.datetime | str, int, int, Decimal | str, int]
 MINUTE_COLUMNS = ("livestream", "at", "online", "entries", "gmv", "orders")
 MINUTE_BATCH_SIZE = 2000
 PRODUCT_BATCH_SIZE = 500
@@ -434,7 +435,8 @@ class Livestream(models.Model):
         ``rows`` are mappings of ProductSale fields (``organization`` or ``organization_id``, ``sku``,
         ``name``, ``price``, ``units``, ``orders``, ``gmv``) or unsaved ProductSale objects. Old products
         and cooperations are deleted, the new ones bulk-inserted, and ``gmv``/``orders``/``units`` of
-        the livestream and of each cooperation recomputed from them, all in one transaction.
+        the livestream and of each cooperation recomputed from them (``cooperation_sums()``, the one
+        definition the importer's batch writer shares), all in one transaction.
         """
         products = [row if isinstance(row, ProductSale) else ProductSale(**row) for row in rows]
         for product in products:
@@ -443,26 +445,12 @@ class Livestream(models.Model):
         self.cooperations.all().delete()
         ProductSale.objects.bulk_create(products, batch_size=PRODUCT_BATCH_SIZE)
 
-        by_organization: dict[int, Cooperation] = {}
-        for product in products:
-            cooperation = by_organization.get(product.organization_id)
-            if cooperation is None:
-                cooperation = by_organization[product.organization_id] = Cooperation(
-                    livestream=self,
-                    organization_id=product.organization_id,
-                    started_at=self.started_at,
-                    gmv=ZERO,
-                    orders=0,
-                    units=0,
-                )
-            cooperation.gmv += product.gmv
-            cooperation.orders += product.orders
-            cooperation.units += product.units
-        Cooperation.objects.bulk_create(by_organization.values())
-
-        self.gmv = sum((c.gmv for c in by_organization.values()), ZERO)
-        self.orders = sum(c.orders for c in by_organization.values())
-        self.units = sum(c.units for c in by_organization.values())
+        by_organization = cooperation_sums((p.organization_id, p.gmv, p.orders, p.units) for p in products)
+        Cooperation.objects.bulk_create(
+            Cooperation(livestream=self, organization_id=organization_id, started_at=self.started_at, **sums._asdict())
+            for organization_id, sums in by_organization.items()
+        )
+        self.gmv, self.orders, self.units = total_sums(by_organization.values())
         self.save(update_fields=["gmv", "orders", "units", "updated_at"])
         return products
 
@@ -477,28 +465,84 @@ class Livestream(models.Model):
 
         On PostgreSQL (psycopg 3) the rows go in with COPY: several times faster than bulk_create,
         whose per-value preparation dominates an import of a million minute points. Elsewhere (SQLite)
-        bulk_create in batches.
+        bulk_create in batches (``insert_rows()``).
         """
-        rows = list(rows)
-        if not rows:
-            return 0
-        connection = connections[router.db_for_write(MinutePoint)]
-        if connection.vendor == "postgresql" and is_psycopg3:
-            meta = MinutePoint._meta
-            columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in MINUTE_COLUMNS)
-            sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
-            with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row((self.pk, *row))
+        pk = self.pk
+        return insert_rows(MinutePoint, MINUTE_COLUMNS, ((pk, *row) for row in rows))
+
+
+class Sums(NamedTuple):
+    """What sold: money, orders and units (of a cooperation, or of a whole livestream)."""
+
+    gmv: Decimal
+    orders: int
+    units: int
+
+
+def cooperation_sums(products: Iterable[tuple[int, Decimal, int, int]]) -> dict[int, Sums]:
+    """The cooperations a livestream's products make: ``products`` are (organization_id, gmv, orders,
+    units); the result maps each organization whose products sold there, in order of first
+    appearance, to the sums of its products. The one definition of a cooperation's figures, used by
+    ``Livestream.replace_products()`` and by the importer's batch writer."""
+    by_organization: dict[int, list] = {}
+    for organization_id, gmv, orders, units in products:
+        sums = by_organization.get(organization_id)
+        if sums is None:
+            by_organization[organization_id] = [gmv, orders, units]
         else:
-            MinutePoint.objects.bulk_create(
-                [
-                    MinutePoint(livestream_id=self.pk, at=at, online=online, entries=entries, gmv=gmv, orders=orders)
-                    for at, online, entries, gmv, orders in rows
-                ],
-                batch_size=MINUTE_BATCH_SIZE,
-            )
-        return len(rows)
+            sums[0] += gmv
+            sums[1] += orders
+            sums[2] += units
+    return {
+        organization_id: Sums(ZERO + gmv, orders, units)
+        for organization_id, (gmv, orders, units) in by_organization.items()
+    }
+
+
+def total_sums(cooperations: Iterable[Sums]) -> Sums:
+    """A livestream's sums: those of its cooperations (so of all its products)."""
+    gmv, orders, units = ZERO, 0, 0
+    for sums in cooperations:
+        gmv += sums.gmv
+        orders += sums.orders
+        units += sums.units
+    return Sums(gmv, orders, units)
+
+
+def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert plain rows in bulk into ``model``'s table; returns the count.
+
+    ``fields`` names the model fields (a foreign key by its name or attname) in the order of each
+    row's values; the values are Python values of those fields (ints, Decimals, aware datetimes,
+    strings, a JSON field's data), never None for a non-null column. A datetime or decimal may also
+    be given as text the database reads as that value (ISO 8601 with an offset, ``12.50``). On
+    PostgreSQL (psycopg 3) one COPY for all the rows, which skips Django's per-value preparation
+    and per-row SQL; elsewhere bulk_create in batches.
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return 0
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    if connection.vendor == "postgresql" and is_psycopg3:
+        names = ", ".join(connection.ops.quote_name(column.column) for column in columns)
+        sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({names}) FROM STDIN"
+        json_columns = [(i, column) for i, column in enumerate(columns) if isinstance(column, models.JSONField)]
+        with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(sql) as copy:
+            write_row = copy.write_row
+            for row in rows:
+                if json_columns:
+                    row = list(row)
+                    for i, column in json_columns:
+                        row[i] = column.get_db_prep_save(row[i], connection)
+                write_row(row)
+    else:
+        attnames = [column.attname for column in columns]
+        model.objects.bulk_create(
+            [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=MINUTE_BATCH_SIZE
+        )
+    return len(rows)
 
 
 def _organization_field(name: str) -> models.Subquery:
