@@ -538,6 +538,11 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
                 samples[name].append(result["rps"])
                 if result["non_2xx"] or result["socket_errors"]:
                     problems.append(f"{name}: non-2xx {result['non_2xx']} {result['socket_errors']}".strip())
+                # wrk counts a redirect as a success: a page that lost its session (another bench run
+                # on this database truncates django_session) would be timed as a fast 302 to login.
+                status, _body = _get(port, path, cookie)
+                if status != 200:
+                    problems.append(f"{name}: answered {status} after a run (its timings are not the page's)")
         worker_pids = _children(process.pid)
         rss = {pid: _rss_mb(pid) for pid in worker_pids}
     finally:

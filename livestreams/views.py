@@ -3,17 +3,29 @@ open modules, the unlock request, and the three modules (big screen, traffic, au
 
 Access is decided by ``grants.access`` only: ``livestream_access`` says whether the user may see
 the detail page (the creator, cooperating members, anyone with module access) and the modules.
+
+A module of an ended livestream shows data that no longer changes: its rendered content (the
+module's own partial, ``#module``: the livestream's figures and charts, nothing of the viewer) is
+kept in Django's cache under a key made of the livestream's row (its ``updated_at`` included, which
+every import bumps), its creator's name and avatar, the module and the language. The access check
+runs on every request before the cache is read, and the page around it (navigation, perspective
+switcher and banner, messages, CSRF header) is rendered for each request.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
@@ -222,9 +234,50 @@ def _big_screen_context(livestream: Livestream) -> dict:
     }
 
 
+# Bump when a module template changes in a way its cached fragments must not outlive (with a
+# shared cache; a per-process one starts empty after a deploy). See also CACHES' KEY_PREFIX.
+MODULE_CACHE_VERSION = 1
+MODULE_CACHE_SECONDS = 24 * 60 * 60
+_ROW_FIELDS = tuple(field.attname for field in Livestream._meta.concrete_fields)
+
+
+def module_cache_key(livestream: Livestream, module: str) -> str | None:
+    """The cache key of ``module``'s rendered content for ``livestream``; None while its data may
+    still change (live, or an end time still ahead), which is never cached.
+
+    Made of every column of the livestream's row (``updated_at``, bumped by every import, stands
+    for its minutes, products, funnel, sources and audience), its creator's name and avatar (the
+    head shows them), the module and the language: the content of one livestream, never of a user.
+    """
+    if livestream.ended_at is None or livestream.ended_at > timezone.now():
+        return None
+    creator = livestream.creator
+    parts = [MODULE_CACHE_VERSION, module, get_language(), creator.name, creator.avatar.name or ""]
+    parts += [getattr(livestream, name) for name in _ROW_FIELDS]
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
+    return f"livestream-module:{livestream.pk}:{module}:{digest}"
+
+
+def _module_page(request: HttpRequest, livestream: Livestream, module: str, template: str, load) -> HttpResponse:
+    """The module page: its content from the cache when the livestream has ended (else rendered by
+    ``template``'s ``#module`` partial from ``load()``'s context), inside a shell rendered now."""
+    key = module_cache_key(livestream, module)
+    content = cache.get(key) if key is not None else None
+    if content is None:
+        content = render_to_string(f"{template}#module", load(), request)
+        if key is not None:
+            cache.set(key, content, MODULE_CACHE_SECONDS)
+    # The shell around it (title, navigation, switcher, banner, messages) is rendered per request.
+    return render(request, template, {"livestream": livestream, "module_html": mark_safe(content)})  # noqa: S308 - our rendering
+
+
 @require_GET
 def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
-    """直播大屏: figures, curves and product ranking; polls every 5 s while live (HTTP 286 stops it)."""
+    """直播大屏: figures, curves and product ranking; polls every 5 s while live (HTTP 286 stops it).
+
+    An ended livestream's screen comes from the cache (see ``module_cache_key``); a live one is
+    rendered on every request and poll.
+    """
     livestream, _modules = _livestream_for(request, livestream_id, modules=True)
     if request.htmx and request.htmx.target == "big-screen-live":
         fresh = Livestream.objects.select_related("creator").get(pk=livestream.pk)
@@ -232,20 +285,28 @@ def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
         if not fresh.is_live:
             response.status_code = HTMX_STOP_POLLING
         return response
-    return render(request, "livestreams/big_screen.html", _big_screen_context(livestream))
+    return _module_page(
+        request, livestream, "big_screen", "livestreams/big_screen.html", lambda: _big_screen_context(livestream)
+    )
 
 
 @require_GET
 def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """流量转化: the funnel with its conversion rates, and the traffic sources."""
     livestream, _modules = _livestream_for(request, livestream_id, modules=True)
-    livestream = Livestream.objects.select_related("creator", "funnel", "sources").get(pk=livestream.pk)
-    return render(request, "livestreams/traffic.html", {"livestream": livestream})
+
+    def load():
+        return {"livestream": Livestream.objects.select_related("creator", "funnel", "sources").get(pk=livestream.pk)}
+
+    return _module_page(request, livestream, "traffic", "livestreams/traffic.html", load)
 
 
 @require_GET
 def audience(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """用户画像: gender, age bands, top provinces and cities, new vs returning viewers."""
     livestream, _modules = _livestream_for(request, livestream_id, modules=True)
-    livestream = Livestream.objects.select_related("creator", "audience").get(pk=livestream.pk)
-    return render(request, "livestreams/audience.html", {"livestream": livestream})
+
+    def load():
+        return {"livestream": Livestream.objects.select_related("creator", "audience").get(pk=livestream.pk)}
+
+    return _module_page(request, livestream, "audience", "livestreams/audience.html", load)

@@ -9,12 +9,16 @@ Everything that differs between a laptop and production comes from the environme
 - ``DJANGO_CSRF_TRUSTED_ORIGINS``: comma-separated origins, when served behind a proxy.
 - ``DJANGO_SECURE_SSL_REDIRECT``: ``0`` to switch the HTTPS redirect off (e.g. a load test on
   loopback); on by default when DEBUG is off.
+- ``DJANGO_CACHE_URL``: a shared cache, ``redis://host:6379/0`` (needs the ``redis`` package) or
+  ``memcached://host:11211`` (needs ``pymemcache``); unset, each process has its own memory cache.
+  ``DJANGO_CACHE_KEY_PREFIX``: set it per release (e.g. the commit) when the cache is shared.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -103,6 +107,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
     )
+
+# The cache holds the rendered modules of ended livestreams (livestreams/views.py), content that
+# never changes under its key, so a per-process memory cache is correct: each worker fills its own.
+# In production a shared cache (Redis or Memcached, DJANGO_CACHE_URL) lets the workers and machines
+# share one copy; a new release's templates then need a new key prefix.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "portal",
+        "OPTIONS": {"MAX_ENTRIES": 1000},  # 8–40 kB each here: tens of MB per worker at most
+    }
+}
+_CACHE_BACKENDS = {
+    "redis": "django.core.cache.backends.redis.RedisCache",
+    "rediss": "django.core.cache.backends.redis.RedisCache",
+    "memcached": "django.core.cache.backends.memcached.PyMemcacheCache",
+}
+if os.environ.get("DJANGO_CACHE_URL"):
+    _scheme, _, _location = os.environ["DJANGO_CACHE_URL"].partition("://")
+    if _scheme not in _CACHE_BACKENDS:
+        raise ImproperlyConfigured(f"DJANGO_CACHE_URL: use redis://, rediss:// or memcached:// (got {_scheme}://)")
+    CACHES["default"] = {
+        "BACKEND": _CACHE_BACKENDS[_scheme],
+        "LOCATION": os.environ["DJANGO_CACHE_URL"] if _scheme.startswith("redis") else _location,
+    }
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("DJANGO_CACHE_KEY_PREFIX", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "portal.User"
