@@ -146,9 +146,12 @@ class LivestreamQuerySet(models.QuerySet):
             if update_conflicts and objs:
                 meta = self.model._meta
                 fields = [meta.pk if name == "pk" else meta.get_field(name) for name in unique_fields or ("pk",)]
-                match = Q()
-                for obj in objs:
-                    match |= Q(**{field.attname: getattr(obj, field.attname) for field in fields})
+                if len(fields) == 1:  # external_id, the importer's: one IN list
+                    match = Q(**{f"{fields[0].attname}__in": [getattr(obj, fields[0].attname) for obj in objs]})
+                else:
+                    match = Q()
+                    for obj in objs:
+                        match |= Q(**{field.attname: getattr(obj, field.attname) for field in fields})
                 keys = _creator_day_keys(self.model._base_manager.using(self.db).filter(match))
             created = super().bulk_create(
                 objs, batch_size=batch_size, ignore_conflicts=ignore_conflicts, update_conflicts=update_conflicts,
@@ -966,53 +969,94 @@ def refresh_creator_days(keys: Iterable[tuple[int, datetime.date]], *, using: st
     (a day in Asia/Shanghai: ``local_day(started_at)``). Livestream.save()/delete() and the
     QuerySet's update()/delete()/bulk_create()/bulk_update() call it themselves.
 
-    A constant number of statements for any number of keys (up to 200 runs of consecutive days
-    per aggregate): lock the rows (an upsert, in key order, so two writers of an overlapping set
-    take turns and the later one sums what the earlier committed), sum the livestreams of those
-    days, write the sums, delete the rows of days left without livestreams.
+    A constant number of statements for any number of keys: lock the rows (an upsert, in key
+    order, so two writers of an overlapping set take turns and the later one sums what the earlier
+    committed), sum the livestreams of those days into them, delete the rows of days left without
+    livestreams. On PostgreSQL three SQL statements over arrays of the keys, whose text does not
+    grow with them; elsewhere (SQLite, one writer at a time) the same steps through the ORM.
     """
     keys = sorted(set(keys))
     if not keys:
         return
     using = using or router.db_for_write(CreatorDay)
-    zone = timezone.get_default_timezone()
+    connection = connections[using]
+    with transaction.atomic(using=using, savepoint=False):
+        if connection.vendor == "postgresql":
+            _refresh_creator_days_sql(connection, keys)
+        else:
+            _refresh_creator_days_orm(using, keys)
+
+
+def _refresh_creator_days_sql(connection, keys: list[tuple[int, datetime.date]]) -> None:
+    quote = connection.ops.quote_name
+    day_table, stream_table = quote(CreatorDay._meta.db_table), quote(Livestream._meta.db_table)
+    sums = ", ".join(quote(name) for name in CREATOR_DAY_SUMS)
+    keyed = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS k(creator_id, day)"
+    arrays = [[creator_id for creator_id, _day in keys], [day for _creator_id, day in keys]]
+    zone = timezone.get_default_timezone_name()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {day_table} (creator_id, day, {sums}) "  # noqa: S608 - names from the models
+            f"SELECT creator_id, day, 0, 0, 0, 0, 0 FROM ({keyed}) AS k ORDER BY creator_id, day "
+            f"ON CONFLICT (creator_id, day) DO UPDATE SET livestreams = {day_table}.livestreams",
+            arrays,
+        )
+        cursor.execute(
+            f"UPDATE {day_table} AS d SET livestreams = s.n, gmv = s.gmv, orders = s.orders, units = s.units, "  # noqa: S608
+            "viewers = s.viewers FROM (SELECT k.creator_id, k.day, count(l.id) AS n, "
+            "coalesce(sum(l.gmv), 0) AS gmv, coalesce(sum(l.orders), 0) AS orders, "
+            "coalesce(sum(l.units), 0) AS units, coalesce(sum(l.viewers), 0) AS viewers "
+            f"FROM ({keyed}) AS k LEFT JOIN {stream_table} AS l ON l.creator_id = k.creator_id "
+            "AND l.started_at >= (k.day::timestamp AT TIME ZONE %s) "
+            "AND l.started_at < ((k.day + 1)::timestamp AT TIME ZONE %s) "
+            "GROUP BY k.creator_id, k.day) AS s WHERE d.creator_id = s.creator_id AND d.day = s.day",
+            [*arrays, zone, zone],
+        )
+        cursor.execute(
+            f"DELETE FROM {day_table} AS d USING ({keyed}) AS k "  # noqa: S608
+            "WHERE d.creator_id = k.creator_id AND d.day = k.day AND d.livestreams = 0",
+            arrays,
+        )
+
+
+def _refresh_creator_days_orm(using: str, keys: list[tuple[int, datetime.date]]) -> None:
     rows = CreatorDay.objects.using(using)
     unique = ["creator", "day"]
-    with transaction.atomic(using=using, savepoint=False):
-        rows.bulk_create(
-            [CreatorDay(creator_id=creator_id, day=day) for creator_id, day in keys],
-            update_conflicts=True, unique_fields=unique, update_fields=["livestreams"],
+    rows.bulk_create(
+        [CreatorDay(creator_id=creator_id, day=day) for creator_id, day in keys],
+        update_conflicts=True, unique_fields=unique, update_fields=["livestreams"],
+    )  # fmt: skip
+    zone = timezone.get_default_timezone()
+    runs = _day_runs(keys)
+    sums: dict[tuple[int, datetime.date], dict] = {}
+    for index in range(0, len(runs), REFRESH_RUNS_PER_QUERY):
+        match = Q()
+        for creator_id, first, last in runs[index : index + REFRESH_RUNS_PER_QUERY]:
+            match |= Q(
+                creator_id=creator_id,
+                started_at__gte=local_midnight(first),
+                started_at__lt=local_midnight(last + datetime.timedelta(days=1)),
+            )
+        found = (
+            Livestream._base_manager.using(using).filter(match)
+            .annotate(day=TruncDate("started_at", tzinfo=zone)).order_by()
+            .values("creator_id", "day")
+            .annotate(livestreams=models.Count("pk"), gmv=Sum("gmv"), orders=Sum("orders"), units=Sum("units"),
+                      viewers=Sum("viewers"))
         )  # fmt: skip
-        runs = _day_runs(keys)
-        sums: dict[tuple[int, datetime.date], dict] = {}
-        for index in range(0, len(runs), REFRESH_RUNS_PER_QUERY):
-            match = Q()
-            for creator_id, first, last in runs[index : index + REFRESH_RUNS_PER_QUERY]:
-                match |= Q(
-                    creator_id=creator_id,
-                    started_at__gte=local_midnight(first),
-                    started_at__lt=local_midnight(last + datetime.timedelta(days=1)),
-                )
-            found = (
-                Livestream._base_manager.using(using).filter(match)
-                .annotate(day=TruncDate("started_at", tzinfo=zone)).order_by()
-                .values("creator_id", "day")
-                .annotate(livestreams=models.Count("pk"), gmv=Sum("gmv"), orders=Sum("orders"), units=Sum("units"),
-                          viewers=Sum("viewers"))
-            )  # fmt: skip
-            for row in found:
-                sums[row["creator_id"], row["day"]] = row
-        if sums:
-            rows.bulk_create(
-                [
-                    CreatorDay(creator_id=creator_id, day=day, **{name: row[name] for name in CREATOR_DAY_SUMS})
-                    for (creator_id, day), row in sorted(sums.items())
-                ],
-                update_conflicts=True, unique_fields=unique, update_fields=list(CREATOR_DAY_SUMS),
-            )  # fmt: skip
-        empty = [key for key in keys if key not in sums]
-        for index in range(0, len(empty), REFRESH_RUNS_PER_QUERY):
-            match = Q()
-            for creator_id, day in empty[index : index + REFRESH_RUNS_PER_QUERY]:
-                match |= Q(creator_id=creator_id, day=day)
-            rows.filter(match).delete()
+        for row in found:
+            sums[row["creator_id"], row["day"]] = row
+    if sums:
+        rows.bulk_create(
+            [
+                CreatorDay(creator_id=creator_id, day=day, **{name: row[name] for name in CREATOR_DAY_SUMS})
+                for (creator_id, day), row in sorted(sums.items())
+            ],
+            update_conflicts=True, unique_fields=unique, update_fields=list(CREATOR_DAY_SUMS),
+        )  # fmt: skip
+    empty = [key for key in keys if key not in sums]
+    for index in range(0, len(empty), REFRESH_RUNS_PER_QUERY):
+        match = Q()
+        for creator_id, day in empty[index : index + REFRESH_RUNS_PER_QUERY]:
+            match |= Q(creator_id=creator_id, day=day)
+        rows.filter(match).delete()
