@@ -17,4 +17,5 @@ urlpatterns = [
     path("requests/<id:request_id>/revoke/", views.revoke_request, name="revoke_request"),
     path("org/", views.org_home, name="org_home"),
     path("perspective/", views.switch_perspective, name="switch_perspective"),
+    path("perspective/menu/", views.perspective_menu, name="perspective_menu"),
 ]

@@ -345,6 +345,24 @@ def org_home(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+SWITCHER_OPTIONS = 12
+
+
+@require_GET
+def perspective_menu(request: HttpRequest) -> HttpResponse:
+    """The switcher's menu, fetched when it opens: the creators whose full-data grant to the main
+    account's organization is active today, nearest end first."""
+    membership = _main_membership_of(request)
+    options = list(
+        Grant.objects.for_organization(membership.organization_id)
+        .latest_per_pair()
+        .active_on()
+        .select_related("creator")
+        .order_by("ends_on", "pk")[:SWITCHER_OPTIONS]
+    )
+    return render(request, "grants/_perspective_menu.html", {"options": options, "limit": SWITCHER_OPTIONS})
+
+
 @require_POST
 def switch_perspective(request: HttpRequest) -> HttpResponse:
     """Choose whose data to view: a creator (active grant required) or the organization itself."""

@@ -356,8 +356,8 @@ def test_org_home_lists_latest_grant_per_creator_with_fixed_queries(
     for i in range(rows):
         GrantFactory(organization=shop, scheduled=i % 4 == 1, expired=i % 4 == 2, revoked=i % 4 == 3)
     login(client, shop.main_account)
-    # session, user, org requests, counts, rows, (switcher options rendered in the shell)
-    with django_assert_num_queries(6):
+    # session, user, org requests, counts, rows (the switcher's menu is fetched when opened)
+    with django_assert_num_queries(5):
         response = client.get(reverse("grants:org_home"))
     assert response.status_code == 200
     assert response.content.decode().count('id="creator-row-') == min(rows, 20)
@@ -439,3 +439,23 @@ def test_expiry_at_midnight_falls_back(client, frozen_today):
     assert client.get(reverse("livestreams:creator_overview", args=[grant.creator_id])).status_code == 200
     frozen_today.move_to(at_shanghai(d(1), 0, 0, 0))
     assert client.get(reverse("livestreams:creator_overview", args=[grant.creator_id])).status_code == 302
+
+
+def test_switcher_menu_lists_active_grants_when_opened(client, frozen_today, django_assert_num_queries):
+    shop = ShopFactory()
+    active = GrantFactory(organization=shop, creator=CreatorFactory(name="生效达人"))
+    GrantFactory(organization=shop, creator=CreatorFactory(name="到期达人"), expired=True)
+    client.force_login(shop.main_account)
+    page = client.get(reverse("grants:org_home")).content.decode()
+    assert 'hx-get="/perspective/menu/"' in page
+    shell_menu = page.split('class="perspective-menu"')[1].split("</details>")[0]
+    assert "生效达人" not in shell_menu  # the menu is fetched when opened
+    assert 'href="/org/?status=active"' in shell_menu  # without JavaScript: a link to the creators
+    with django_assert_num_queries(3):  # session, user, the options
+        menu = client.get(reverse("grants:perspective_menu"), **HTMX).content.decode()
+    assert f'value="{active.creator_id}"' in menu
+    assert "生效达人" in menu
+    assert "到期达人" not in menu
+    assert "<html" not in menu
+    client.force_login(SubAccountFactory(organization=shop))
+    assert client.get(reverse("grants:perspective_menu")).status_code == 403

@@ -57,11 +57,11 @@ def test_org_list_query_count_is_fixed(client, world, django_assert_num_queries,
     for _ in range(count):
         LivestreamFactory(creator=world["creator"], cooperating=[world["shop"]], minutes=0)
     client.force_login(world["shop"].main_account)
-    # session, user, cooperations page (with livestream and creator), open requests, full grants, switcher
-    with django_assert_num_queries(6):
+    # session, user, cooperations page (with livestream and creator), open requests, full grants
+    with django_assert_num_queries(5):
         assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
     client.force_login(world["staff"])
-    with django_assert_num_queries(4):  # a sub-account: no full grants, no switcher
+    with django_assert_num_queries(4):  # a sub-account: no full grants
         assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
 
 

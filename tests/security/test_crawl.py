@@ -72,6 +72,10 @@ EXPECTED = {
         same(405),
         per_role(owner=403, other_creator=403, main_with_access=302, sub_with_access=403, main_without_access=404),
     ),
+    "grants:perspective_menu": (
+        per_role(owner=403, other_creator=403, main_with_access=200, sub_with_access=403, main_without_access=200),
+        same(405),
+    ),
     "livestreams:creator_overview": (per_role(**CREATOR_DATA), same(405)),
     "livestreams:creator_livestreams": (per_role(**CREATOR_DATA), same(405)),
     "livestreams:creator_export": (per_role(**CREATOR_DATA), same(405)),
