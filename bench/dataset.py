@@ -476,7 +476,8 @@ def build_livestreams(rng: random.Random, cal: Calendar, parties: dict) -> dict:
                     request_events.append(f"{request_event_id}\t{request_id}\trevoke\t{owner}\t{_ts(revoked_at)}\n")
                     updated = decided = _ts(revoked_at)
             requests.append(
-                f"{request_id}\t{pk}\t{org}\t{requester}\t{status}\t{decided}\t{decided_by}\t{_ts(created)}\t{updated}\n"
+                f"{request_id}\t{pk}\t{owner}\t{org}\t{requester}\t{status}\t{decided}\t{decided_by}\t{_ts(created)}"
+                f"\t{updated}\n"
             )
 
     stream_fields = (
@@ -515,6 +516,7 @@ def build_livestreams(rng: random.Random, cal: Calendar, parties: dict) -> dict:
         (
             "id",
             "livestream",
+            "creator",
             "organization",
             "requested_by",
             "status",

@@ -111,10 +111,13 @@ class LivestreamAccessEventInline(admin.TabularInline):
 
 @admin.register(LivestreamAccessRequest)
 class LivestreamAccessRequestAdmin(ReadOnlyAdmin):
-    list_display = ("livestream", "organization", "requested_by", "status", "created_at", "decided_at")
+    list_display = ("livestream", "creator", "organization", "requested_by", "status", "created_at", "decided_at")
     list_filter = ("status", "organization__kind")
-    search_fields = ("livestream__title", "livestream__external_id", "organization__name", "requested_by__username")
-    list_select_related = ("livestream", "organization", "requested_by")
+    search_fields = (
+        "livestream__title", "livestream__external_id", "creator__name", "creator__douyin_id", "organization__name",
+        "requested_by__username",
+    )  # fmt: skip
+    list_select_related = ("livestream", "creator", "organization", "requested_by")
     date_hierarchy = "created_at"
     inlines = [LivestreamAccessEventInline]
 

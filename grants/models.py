@@ -467,7 +467,9 @@ OPEN_REQUEST_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED)
 
 class LivestreamAccessRequestQuerySet(models.QuerySet):
     def for_creator(self, creator) -> LivestreamAccessRequestQuerySet:
-        return self.filter(livestream__creator=creator)
+        """The requests for ``creator``'s livestreams, by the request's own copy of the creator
+        (indexed with status and time, so a creator's lists and counts are index ranges)."""
+        return self.filter(creator=creator)
 
     def for_organization(self, organization) -> LivestreamAccessRequestQuerySet:
         return self.filter(organization=organization)
@@ -508,6 +510,14 @@ class LivestreamAccessRequest(models.Model):
     livestream = models.ForeignKey(
         "livestreams.Livestream", on_delete=models.PROTECT, related_name="access_requests", verbose_name=_("直播")
     )
+    # The livestream's creator, copied: set from the livestream when the request is made, and moved
+    # with the livestream when its creator changes (``livestreams.models.sync_request_creators``,
+    # called by every write of a livestream's creator). The creator's lists filter on it; the two
+    # indexes below lead with it, so it needs none of its own.
+    creator = models.ForeignKey(
+        "portal.Creator", on_delete=models.PROTECT, related_name="+", editable=False, db_index=False,
+        verbose_name=_("达人"),
+    )  # fmt: skip
     organization = models.ForeignKey(
         "portal.Organization", on_delete=models.PROTECT, related_name="livestream_requests", verbose_name=_("商家/机构")
     )
@@ -548,12 +558,21 @@ class LivestreamAccessRequest(models.Model):
             ),
             models.Index(fields=["organization", "-created_at"], name="request_org_newest"),
             models.Index(fields=["status", "-created_at"], name="request_status_newest"),
-            # A creator's capped status counts and pending badge: per livestream, from the index alone.
-            models.Index(fields=["livestream", "status"], name="request_livestream_status"),
+            # A creator's lists, newest first: one status (and the capped counts, from the index
+            # alone), and every status (the "all" tab).
+            models.Index(fields=["creator", "status", "-created_at", "-id"], name="request_creator_status_newest"),
+            models.Index(fields=["creator", "-created_at", "-id"], name="request_creator_newest"),
         ]
 
     def __str__(self) -> str:
         return f"{self.organization} → {self.livestream_id} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and self.livestream_id is not None:
+            self.creator_id = self.livestream.creator_id  # always the livestream's, never a caller's
+        super().save(*args, **kwargs)
+
+    save.alters_data = True
 
     @property
     def is_pending(self) -> bool:

@@ -399,7 +399,7 @@ def creator_requests(request: HttpRequest) -> HttpResponse:
     tabs = [(value, RequestStatus(value).label, _count_label(counts[value])) for value in RequestStatus.values]
     context = {
         "page": paginate(_request_rows(shown.newest_first()), request),
-        "pending_request_count": _pending_badge(creator),
+        "pending_request_count": _count_label(counts[RequestStatus.PENDING]),  # the badge, from the tabs' count
         "tabs": tabs + [("all", _("全部"), _count_label(counts["all"]))],
         "status": status,
     }
@@ -411,7 +411,9 @@ def creator_requests(request: HttpRequest) -> HttpResponse:
 
 def _decide_request(request: HttpRequest, request_id: int, service, message: str) -> HttpResponse:
     creator = _creator_of(request)
-    access_request = get_object_or_404(LivestreamAccessRequest.objects.for_creator(creator), pk=request_id)
+    # The request's copy of the creator, and the livestream's own (the services check it again).
+    requests = LivestreamAccessRequest.objects.for_creator(creator).filter(livestream__creator=creator)
+    access_request = get_object_or_404(requests, pk=request_id)
     try:
         access_request = service(request=access_request, actor=request.user)
     except ValidationError as error:

@@ -23,11 +23,12 @@ from typing import Any, NamedTuple
 
 from django.db import connections, models, router, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
-from django.db.models import F, Q, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from grants.models import LivestreamAccessRequest
 from portal.models import Creator, Organization
 
 ZERO = Decimal("0.00")
@@ -120,6 +121,8 @@ class LivestreamQuerySet(models.QuerySet):
             keys = _creator_day_keys(rows)
             count = super().update(**kwargs)
             refresh_creator_days(keys | _creator_day_keys(rows), using=self.db)
+            if not {"creator", "creator_id"}.isdisjoint(kwargs):
+                sync_request_creators(rows.values("pk"), using=self.db)
         return count
 
     update.alters_data = True
@@ -159,6 +162,8 @@ class LivestreamQuerySet(models.QuerySet):
             )  # fmt: skip
             keys |= {(obj.creator_id, local_day(obj.started_at)) for obj in objs}
             refresh_creator_days(keys, using=self.db)
+            if update_conflicts and objs and not {"creator", "creator_id"}.isdisjoint(update_fields or ()):
+                sync_request_creators(self.model._base_manager.using(self.db).filter(match).values("pk"), using=self.db)
         return created
 
     bulk_create.alters_data = True
@@ -172,6 +177,8 @@ class LivestreamQuerySet(models.QuerySet):
             keys = _creator_day_keys(rows)
             count = super().bulk_update(objs, fields, batch_size=batch_size)
             refresh_creator_days(keys | _creator_day_keys(rows), using=self.db)
+            if not {"creator", "creator_id"}.isdisjoint(fields):
+                sync_request_creators([obj.pk for obj in objs], using=self.db)
         return count
 
     bulk_update.alters_data = True
@@ -282,6 +289,24 @@ class LivestreamQuerySet(models.QuerySet):
 SORT_KEYS = ("started_at", "gmv", "orders", "peak_online")
 
 
+def sync_request_creators(livestreams: Iterable[int] | models.QuerySet, *, using: str | None = None) -> int:
+    """Give the livestream requests of ``livestreams`` (ids, or a QuerySet of them) their livestream's
+    creator again, after a write that may have moved a livestream to another creator.
+
+    The requests keep a copy of it (``LivestreamAccessRequest.creator``: a creator's request lists
+    and counts filter on it), so every write of a livestream's creator calls this in its
+    transaction: ``Livestream.save()``, and the QuerySet's ``update()``, ``bulk_update()`` and
+    upserting ``bulk_create()`` (the importer's). Only requests whose copy differs are written.
+    """
+    livestream = Livestream._base_manager.using(using).filter(pk=OuterRef("livestream_id"))
+    return (
+        LivestreamAccessRequest.objects.using(using)
+        .filter(livestream_id__in=livestreams)
+        .exclude(creator_id=F("livestream__creator_id"))
+        .update(creator_id=Subquery(livestream.values("creator_id")[:1]))
+    )
+
+
 def _by_pk(model, using: str, pks: Iterable[int]) -> models.QuerySet:
     return model._base_manager.using(using).filter(pk__in=list(pks))
 
@@ -381,6 +406,8 @@ class Livestream(models.Model):
                     )
                 if now != before:
                     refresh_creator_days({now.key} | ({before.key} if before else set()), using=using)
+                if before is not None and now.creator_id != before.creator_id:
+                    sync_request_creators([self.pk], using=using)
                 self._rolled_up = now
         self._loaded_started_at = self.started_at
 

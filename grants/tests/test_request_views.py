@@ -38,8 +38,8 @@ def test_request_list_query_count_is_fixed(client, django_assert_num_queries, co
     for _ in range(count):
         make_request(creator=creator)
     client.force_login(creator.user)
-    # session, user, counts, rows, their events (prefetch), badge
-    with django_assert_num_queries(6):
+    # session, user, counts (the badge shows the pending one), rows, their events (prefetch)
+    with django_assert_num_queries(5):
         assert client.get(reverse("grants:creator_requests")).status_code == 200
 
 

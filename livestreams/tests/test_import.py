@@ -760,3 +760,25 @@ def test_make_record_is_accepted_as_is(parties):
     # Guards the fixture the rule cases mutate: unmodified it must be good.
     result = import_lines([dumps(copy.deepcopy(make_record()))])
     assert (result.created, result.rejected, result.errors) == (1, 0, [])
+
+
+def test_a_reimport_that_moves_a_livestream_to_another_creator_moves_its_requests(parties, tmp_path):
+    run(write(tmp_path, [dumps(make_record("ls-1")), dumps(make_record("ls-2"))], "first.jsonl"))
+    moved, stays = Livestream.objects.get(external_id="ls-1"), Livestream.objects.get(external_id="ls-2")
+    requests = [
+        LivestreamAccessRequest.objects.create(
+            livestream=stream, organization=parties["shop"], requested_by=UserFactory()
+        )
+        for stream in (moved, stays)
+    ]
+    assert {r.creator_id for r in requests} == {parties["creator"].pk}
+
+    out, err, code = run(write(tmp_path, [dumps(make_record("ls-1", creator="dy_b"))], "second.jsonl"))
+
+    assert (out, err, code) == ("created 0, updated 1, rejected 0\n", "", 0)
+    for access_request in requests:
+        access_request.refresh_from_db()
+    # The request follows its livestream to the new creator; the other livestream's stays.
+    assert requests[0].creator_id == parties["creator2"].pk
+    assert requests[1].creator_id == parties["creator"].pk
+    assert list(LivestreamAccessRequest.objects.for_creator(parties["creator"])) == [requests[1]]
