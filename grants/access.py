@@ -6,101 +6,18 @@ nothing else to decide; ``livestreams`` asks here instead of deciding by itself.
 The checks run on every request, so each query is written once with the ORM (from the QuerySet
 methods that define the rules) and compiled to SQL the first time it runs; later calls bind their
 values to that SQL and make their one round trip without building a QuerySet again (see
-``CompiledQuery``). The SQL, and so the index scans, are exactly the ORM's.
+``portal.compiled.CompiledQuery``). The SQL, and so the index scans, are exactly the ORM's.
 """
 
 from __future__ import annotations
 
-import datetime
-import threading
-from collections.abc import Callable
-
 from django.apps import apps
-from django.db import connections, router
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 
+from portal.compiled import CompiledQuery
 from portal.models import Creator, Membership, User
 
 from .models import Grant, LivestreamAccessRequest, today
-
-
-class CompiledQuery:
-    """A query on ``model`` built by ``build(**values)`` with the ORM, compiled once per database.
-
-    ``params`` names the values and their kinds (``"id"`` or ``"date"``). The first run builds the
-    QuerySet with placeholder values no real call uses (ids below -2,000,000,000, dates in year 1),
-    compiles it, and remembers which SQL parameter is which value; every other parameter (a
-    constant such as ``'main'``) is kept as compiled. ``exists()`` answers whether the query has a
-    row, ``rows()`` returns the rows of a ``values_list()`` query.
-    """
-
-    def __init__(self, model, build: Callable[..., QuerySet], **params: str):
-        self.model = model
-        self.build = build
-        self.params = params
-        self._compiled: dict[tuple[str, str], tuple[str, list]] = {}
-        self._lock = threading.Lock()
-
-    def _placeholders(self) -> dict[str, object]:
-        values = {}
-        for index, (name, kind) in enumerate(self.params.items()):
-            values[name] = datetime.date(1, 1, index + 2) if kind == "date" else -2_000_000_001 - index
-        return values
-
-    def _compile(self, mode: str, alias: str) -> tuple[str, list]:
-        compiled = self._compiled.get((mode, alias))
-        if compiled is not None:
-            return compiled
-        with self._lock:
-            placeholders = self._placeholders()
-            queryset = self.build(**placeholders)
-            query = queryset.query.exists() if mode == "exists" else queryset.query
-            sql, params = query.get_compiler(alias).as_sql()
-            ops = connections[alias].ops
-            slot_of = {}
-            for name, value in placeholders.items():
-                slot_of[value] = name
-                if isinstance(value, datetime.date):
-                    slot_of[ops.adapt_datefield_value(value)] = name
-            slots = [
-                (True, slot_of[param]) if _hashable(param) and param in slot_of else (False, param) for param in params
-            ]
-            missing = set(self.params) - {value for named, value in slots if named}
-            if missing:
-                raise ValueError(f"compiled query does not use {sorted(missing)}")
-            compiled = self._compiled[mode, alias] = (sql, slots)
-        return compiled
-
-    def _execute(self, mode: str, values: dict):
-        alias = router.db_for_read(self.model) or "default"
-        sql, slots = self._compile(mode, alias)
-        ops = connections[alias].ops
-        params = []
-        for named, value in slots:
-            if named:
-                value = values[value]
-                if isinstance(value, datetime.date):
-                    value = ops.adapt_datefield_value(value)
-            params.append(value)
-        with connections[alias].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone() if mode == "exists" else cursor.fetchall()
-
-    def exists(self, **values) -> bool:
-        """Whether the query has a row (the SQL of ``QuerySet.exists()``)."""
-        return self._execute("exists", values) is not None
-
-    def rows(self, **values) -> list[tuple]:
-        """Every row of a ``values_list()`` query (the checks' queries return one or two)."""
-        return self._execute("rows", values)
-
-
-def _hashable(value) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _known_membership(user) -> tuple[bool, Membership | None]:

@@ -20,7 +20,7 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -31,6 +31,7 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from grants import access, services
 from grants.models import Grant, LivestreamAccessRequest
+from portal.compiled import CompiledQuery
 from portal.pagination import paginate
 
 from .charts import Series
@@ -105,12 +106,23 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
 # --- one livestream ------------------------------------------------------------------------------
 
 
+# Every livestream page starts here, so the query is compiled once (see portal.compiled).
+_LIVESTREAM_WITH_CREATOR = CompiledQuery(
+    Livestream,
+    lambda livestream: Livestream.objects.select_related("creator").filter(pk=livestream),
+    livestream="id",
+)
+
+
 def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool = False):
     """The livestream and whether the user may see its modules; 404 for a stranger (same as absent).
 
     ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
     """
-    livestream = get_object_or_404(Livestream.objects.select_related("creator"), pk=livestream_id)
+    found = _LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
+    if not found:
+        raise Http404
+    livestream = found[0]
     may_view, may_view_modules = access.livestream_access(request.user, livestream)
     if not may_view:
         raise Http404

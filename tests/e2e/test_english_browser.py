@@ -161,6 +161,7 @@ def test_main_account_sees_the_creator_view_banner_in_english(world, page, login
     page.locator("#perspective-switcher summary").click()
     menu = page.locator(".perspective-menu")
     menu.wait_for(state="visible")
+    menu.get_by_role("button", name="Ava Chen").wait_for()  # the creators are fetched when the menu opens
     assert_english(page, "Shop view", "Your organization", "Creator view (granted)", "Granted until")
     screenshot(page, "en-10-perspective-menu")
     menu.get_by_role("button", name="Ava Chen").click()
