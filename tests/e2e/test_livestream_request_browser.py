@@ -66,6 +66,8 @@ def test_unlock_request_approve_and_revoke(live_server, browser, login_as, scree
         screenshot(staff, shot)
 
     owner.get_by_role("link", name="已授权").click()
+    # The tab swaps the list in: act on the new list's row, not on the one it replaces.
+    owner.locator(".tabs a[aria-current=page]", has_text="已授权").wait_for()
     owner.once("dialog", lambda d: d.accept())
     owner.locator("tr", has_text="花漾美妆旗舰店").get_by_role("button", name="解除授权").click()
     owner.locator("tr", has_text="花漾美妆旗舰店").get_by_text("已解除授权").wait_for()
