@@ -49,7 +49,7 @@ def assert_english(page, *labels: str) -> None:
 
 def switch_to_english(page) -> None:
     page.get_by_label("语言").select_option("en")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.locator("html[lang=en]").wait_for(state="attached")  # not a JS expression: the CSP forbids eval
     page.wait_for_load_state("networkidle")
 
 

@@ -172,6 +172,17 @@ def normalized(response, url: str) -> bytes:
     return body.replace(url.encode(), b"<url>")
 
 
+INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\ssrc=)[^>]*>|<[a-z][^>]*\son[a-z]+\s*=|javascript:", re.IGNORECASE)
+
+
+def assert_content_security(response, where: str) -> None:
+    """Every response carries the portal's CSP; no HTML page holds a script the CSP would block."""
+    assert "script-src 'self'" in response.headers.get("Content-Security-Policy", ""), f"{where}: no CSP"
+    if response.headers.get("Content-Type", "").startswith("text/html") and not response.streaming:
+        inline = INLINE_SCRIPT.findall(response.content)
+        assert not inline, f"{where}: inline script {inline[:3]}"
+
+
 def table_counts():
     return (Grant.objects.count(), GrantEvent.objects.count(), LivestreamAccessRequest.objects.count(),
             LivestreamAccessEvent.objects.count())  # fmt: skip
@@ -189,6 +200,7 @@ def test_route_for_every_role(client, world, route):
             assert response.status_code == expected, (
                 f"{role} {method.upper()} {url}: {response.status_code} != {expected}"
             )
+            assert_content_security(response, f"{role} {method.upper()} {url}")
             if response.status_code in (403, 404, 405) or role in ("anonymous", "other_creator"):
                 body = b"".join(response.streaming_content) if response.streaming else response.content
                 leaked = [s for s in secrets(world, role) if s.encode() in body]
