@@ -43,7 +43,7 @@ class CompiledQuery:
             values[name] = datetime.date(1, 1, index + 2) if kind == "date" else -2_000_000_001 - index
         return values
 
-    def _compile(self, mode: str, alias: str) -> tuple[str, list]:
+    def _compile(self, mode: str, alias: str) -> tuple[str, list, Any]:
         compiled = self._compiled.get((mode, alias))
         if compiled is not None:
             return compiled
