@@ -81,6 +81,20 @@ def active_grant_for_main_account(user, creator_id: int) -> Grant | None:
     return grants.held_by_main_account(user).first()
 
 
+def creators_viewable_by_grant(user, creator_ids) -> set[int]:
+    """Which of ``creator_ids`` ``user`` may view the data of through a full-data grant active today:
+    for a main account, the creators whose grant to its organization is active; else none. One query
+    at most (none for anyone but a main account, or for no ids)."""
+    creator_ids = set(creator_ids)
+    if user is None or not user.is_authenticated or not creator_ids or not is_main_account(user):
+        return set()
+    return set(
+        Grant.objects.active_on(today())
+        .filter(organization_id=user.membership_or_none.organization_id, creator_id__in=creator_ids)
+        .values_list("creator_id", flat=True)
+    )
+
+
 def is_main_account(user) -> bool:
     membership = user.membership_or_none if user.is_authenticated else None
     return membership is not None and membership.is_main
@@ -124,47 +138,6 @@ def _is_creator(user, creator) -> QuerySet:
 # of the time a User-rooted query with a subquery per rule takes. When it is not known without a
 # query whether the user is the livestream's creator (its creator is not loaded), a UNION ALL adds
 # that one-row check.
-_MODULES_FOR_MEMBER = CompiledQuery(
-    Membership,
-    lambda user, livestream, creator, day: Membership.objects.filter(user_id=user).filter(
-        _member_module_access(livestream, creator, day)
-    ),
-    user="id",
-    livestream="id",
-    creator="id",
-    day="date",
-)
-_MODULES_FOR_ANYONE = CompiledQuery(
-    Membership,
-    lambda user, livestream, creator, day: (
-        _is_creator(user, creator)
-        .values_list("pk")
-        .union(
-            Membership.objects.filter(user_id=user)
-            .filter(_member_module_access(livestream, creator, day))
-            .values_list("pk"),
-            all=True,
-        )
-    ),
-    user="id",
-    livestream="id",
-    creator="id",
-    day="date",
-)
-
-
-def can_view_livestream_modules(user, livestream) -> bool:
-    """The three modules: the creator; any member of an organization whose request was approved;
-    the main account of an organization holding an active full-data grant from the creator."""
-    if user is None or not user.is_authenticated or livestream is None:
-        return False
-    own = _own_livestream(user, livestream)
-    if own:
-        return True
-    check = _MODULES_FOR_ANYONE if own is None else _MODULES_FOR_MEMBER
-    return check.exists(user=user.pk, livestream=livestream.pk, creator=livestream.creator_id, day=today())
-
-
 _LIVESTREAM_ACCESS_FOR_MEMBER = CompiledQuery(
     Membership,
     lambda user, livestream, creator, day: (
@@ -193,6 +166,12 @@ _LIVESTREAM_ACCESS_FOR_ANYONE = CompiledQuery(
     creator="id",
     day="date",
 )
+
+
+def can_view_livestream_modules(user, livestream) -> bool:
+    """The three modules: the creator; any member of an organization whose request was approved;
+    the main account of an organization holding an active full-data grant from the creator."""
+    return livestream_access(user, livestream)[1]
 
 
 def livestream_access(user, livestream) -> tuple[bool, bool]:

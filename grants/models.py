@@ -511,7 +511,7 @@ class LivestreamAccessRequest(models.Model):
         "livestreams.Livestream", on_delete=models.PROTECT, related_name="access_requests", verbose_name=_("直播")
     )
     # The livestream's creator, copied: set from the livestream when the request is made, and moved
-    # with the livestream when its creator changes (``livestreams.models.sync_request_creators``,
+    # with the livestream when its creator changes (``grants.services.sync_request_creators``,
     # called by every write of a livestream's creator). The creator's lists filter on it; the two
     # indexes below lead with it, so it needs none of its own.
     creator = models.ForeignKey(

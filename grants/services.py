@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -281,3 +283,26 @@ def revoke_livestream_access(*, request: LivestreamAccessRequest, actor) -> Live
 
 def _record_request(access_request, operation: str, actor) -> LivestreamAccessEvent:
     return LivestreamAccessEvent.objects.create(request=access_request, operation=operation, actor=actor)
+
+
+# --- the requests' copy of their livestream's creator ----------------------------------------------
+
+
+def sync_request_creators(livestreams, *, using: str | None = None) -> int:
+    """Give the livestream requests of ``livestreams`` (ids, or a QuerySet of them) their livestream's
+    creator again, after a write that may have moved a livestream to another creator; returns how
+    many requests changed.
+
+    The requests keep a copy of it (``LivestreamAccessRequest.creator``: a creator's request lists
+    and counts filter on it), so every write of a livestream's creator calls this in its
+    transaction: ``Livestream.save()``, and the QuerySet's ``update()``, ``bulk_update()`` and
+    upserting ``bulk_create()`` (the importer's). Only requests whose copy differs are written; no
+    history event, as no one decided anything.
+    """
+    livestream = apps.get_model("livestreams", "Livestream")._base_manager.using(using)
+    return (
+        LivestreamAccessRequest.objects.using(using)
+        .filter(livestream_id__in=livestreams)
+        .exclude(creator_id=F("livestream__creator_id"))
+        .update(creator_id=Subquery(livestream.filter(pk=OuterRef("livestream_id")).values("creator_id")[:1]))
+    )

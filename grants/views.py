@@ -72,8 +72,8 @@ def _count_label(count: int) -> int | str:
 
 
 def _pending_badge(creator: Creator) -> SimpleLazyObject:
-    """The navigation's pending-request badge, capped like the tabs (it overrides the context
-    processor's exact count on these pages; evaluated only if the page renders it)."""
+    """The navigation's pending-request badge (the context processor's, on every page of a
+    creator), capped like the tabs; evaluated only if the page renders it."""
     pending = LivestreamAccessRequest.objects.for_creator(creator).pending()
     return SimpleLazyObject(lambda: _count_label(capped_counts({"pending": pending}, COUNT_CAP)["pending"]))
 
@@ -97,7 +97,6 @@ def _creator_list_context(request: HttpRequest, creator: Creator, querydict: Que
     return {
         "creator": creator,
         "page": page,
-        "pending_request_count": _pending_badge(creator),
         "tabs": _tabs(counts),
         "status": status,
         "q": term,
@@ -424,7 +423,7 @@ def _decide_request(request: HttpRequest, request_id: int, service, message: str
     if not request.htmx:
         return redirect(_safe_next(request) or reverse("grants:creator_requests"))
     row = _request_rows(LivestreamAccessRequest.objects.filter(pk=access_request.pk)).get()
-    context = {"access_request": row, "pending_request_count": _pending_badge(creator)}
+    context = {"access_request": row}  # the badge (pending_request_count) comes from the context processor
     return render(request, "grants/_request_decided.html", context)
 
 

@@ -23,12 +23,12 @@ from typing import Any, NamedTuple
 
 from django.db import connections, models, router, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
-from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models import F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from grants.models import LivestreamAccessRequest
+from grants.services import sync_request_creators
 from portal.models import Creator, Organization
 
 ZERO = Decimal("0.00")
@@ -287,24 +287,6 @@ class LivestreamQuerySet(models.QuerySet):
 
 
 SORT_KEYS = ("started_at", "gmv", "orders", "peak_online")
-
-
-def sync_request_creators(livestreams: Iterable[int] | models.QuerySet, *, using: str | None = None) -> int:
-    """Give the livestream requests of ``livestreams`` (ids, or a QuerySet of them) their livestream's
-    creator again, after a write that may have moved a livestream to another creator.
-
-    The requests keep a copy of it (``LivestreamAccessRequest.creator``: a creator's request lists
-    and counts filter on it), so every write of a livestream's creator calls this in its
-    transaction: ``Livestream.save()``, and the QuerySet's ``update()``, ``bulk_update()`` and
-    upserting ``bulk_create()`` (the importer's). Only requests whose copy differs are written.
-    """
-    livestream = Livestream._base_manager.using(using).filter(pk=OuterRef("livestream_id"))
-    return (
-        LivestreamAccessRequest.objects.using(using)
-        .filter(livestream_id__in=livestreams)
-        .exclude(creator_id=F("livestream__creator_id"))
-        .update(creator_id=Subquery(livestream.values("creator_id")[:1]))
-    )
 
 
 def _by_pk(model, using: str, pks: Iterable[int]) -> models.QuerySet:

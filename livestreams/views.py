@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from grants import access, services
-from grants.models import Grant, LivestreamAccessRequest
+from grants.models import LivestreamAccessRequest
 from portal.compiled import CompiledQuery
 from portal.pagination import paginate
 
@@ -86,13 +86,7 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
         for r in LivestreamAccessRequest.objects.for_organization(organization).open().filter(livestream_id__in=ids)
     }
     # A main account whose organization holds an active full-data grant sees every module too.
-    granted = set()
-    if membership.is_main:
-        creators = {cooperation.livestream.creator_id for cooperation in page}
-        granted = set(
-            Grant.objects.for_organization(organization).active_on().filter(creator_id__in=creators)
-            .values_list("creator_id", flat=True)
-        )  # fmt: skip
+    granted = access.creators_viewable_by_grant(request.user, {c.livestream.creator_id for c in page})
     for cooperation in page:
         cooperation.open_request = requests.get(cooperation.livestream_id)
         cooperation.full_grant = cooperation.livestream.creator_id in granted

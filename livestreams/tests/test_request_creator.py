@@ -9,7 +9,7 @@ from django.urls import reverse
 from grants import services
 from grants.models import LivestreamAccessRequest
 from livestreams.factories import LivestreamFactory
-from livestreams.models import Livestream, sync_request_creators
+from livestreams.models import Livestream
 from portal.factories import CreatorFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,9 +65,9 @@ def test_bulk_update_moves_the_requests(world):
 
 
 def test_sync_writes_only_the_requests_that_differ(world):
-    assert sync_request_creators([s.pk for s in world["streams"]]) == 0
+    assert services.sync_request_creators([s.pk for s in world["streams"]]) == 0
     LivestreamAccessRequest.objects.filter(pk=world["requests"][0].pk).update(creator=world["new"])  # made stale
-    assert sync_request_creators([s.pk for s in world["streams"]]) == 1
+    assert services.sync_request_creators([s.pk for s in world["streams"]]) == 1
     assert creators_of(world["requests"]) == [world["old"].pk, world["old"].pk]
 
 
