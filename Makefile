@@ -36,7 +36,7 @@ lint: $(VENV)/.dev-installed
 
 ## make messages: re-extract and compile translations (needs gettext; the .mo files are committed)
 messages: $(VENV)/.dev-installed
-	$(BIN)/python manage.py makemessages -l en -l zh_Hans --ignore=.venv --ignore=staticfiles --no-obsolete
+	$(BIN)/python manage.py makemessages -l en -l zh_Hans --ignore=.venv --ignore=staticfiles --no-obsolete --no-location
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 $(VENV)/.load-installed: requirements.txt requirements-load.txt | $(BIN)/python
@@ -46,6 +46,11 @@ $(VENV)/.load-installed: requirements.txt requirements-load.txt | $(BIN)/python
 ## make load: 50 users for 60 s against gunicorn on loopback (DATABASE_URL must be PostgreSQL)
 load: $(VENV)/.load-installed
 	$(BIN)/python -m loadtest
+
+## make screenshots: run the browser tests and keep their screenshots in docs/screenshots (tracked)
+.PHONY: screenshots
+screenshots: $(VENV)/.dev-installed
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(WORKERS) -m browser $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
