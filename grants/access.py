@@ -1,23 +1,136 @@
-"""Every access decision of the portal: who may see what, right now.
+"""Every access decision of the portal: who may see what, right now. The one door.
 
-Pure decisions, at most one query each, usable from views and templates. Views call these and
-nothing else to decide; ``livestreams`` asks here instead of deciding by itself.
+Decisions are objects: a page asks once and reads the answer's flags; templates read the same
+answer instead of re-deciding from ``is_main``, status strings or memberships.
 
-The checks run on every request, so each query is written once with the ORM (from the QuerySet
-methods that define the rules) and compiled to SQL the first time it runs; later calls bind their
-values to that SQL and make their one round trip without building a QuerySet again (see
-``portal.compiled.CompiledQuery``). The SQL, and so the index scans, are exactly the ORM's.
+- ``party(user)``: who the user is in the portal and what that allows before any data is asked
+  for (manages grants as a creator, sees the organization's full-data grants as its main
+  account, may switch perspective). No query: the login backend loads the user with their party.
+- ``creator_access(user, creator)`` -> ``CreatorAccess``: which parts of a creator's data
+  (``PARTS``, SPEC §12) the user may view now, and the authority it rests on. At most one query.
+- ``livestream_access(user, livestream)`` -> ``LivestreamAccess``: the detail page, the modules,
+  whether the user's organization may request them, whether the basic section shows only the
+  organization's own products, and the authority. At most one query.
+
+Every gated view asks these (``grants.perspective.creator_data_view`` for the creator pages,
+``livestreams.views`` for a livestream's pages), the perspective middleware and switcher ask
+``creator_access``, and the services that depend on access ask the same functions. The queries
+are compiled once (``grants.speedups``); their SQL is the ORM's, from the QuerySet methods that
+define the rules.
 """
 
 from __future__ import annotations
 
-from django.apps import apps
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from dataclasses import dataclass
+from typing import Any
 
-from portal.compiled import CompiledQuery
+from django.db.models import QuerySet
+
 from portal.models import Creator, Membership, User
 
-from .models import Grant, LivestreamAccessRequest, today
+from . import speedups
+from .models import Grant, GrantStatus, LivestreamAccessRequest, today
+
+PARTS = ("overview", "products", "livestreams", "modules")
+"""What a full-data grant covers (SPEC §12): 数据概览 (KPIs, daily trend), 商品与店铺 (top products and
+shops), 直播列表 (the livestream list and its CSV), 直播间模块 (the three modules of every livestream)."""
+ALL_PARTS = frozenset(PARTS)
+NO_PARTS: frozenset[str] = frozenset()
+
+
+# --- who the user is ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartyAccess:
+    """What a user's party allows, before any creator's data is asked for."""
+
+    creator: Creator | None = None
+    membership: Membership | None = None
+
+    @property
+    def organization(self):
+        return self.membership.organization if self.membership is not None else None
+
+    @property
+    def manages_grants(self) -> bool:
+        """A creator manages their own grants and livestream requests."""
+        return self.creator is not None
+
+    @property
+    def sees_full_data_grants(self) -> bool:
+        """Full-data grants, their details and history are for the organization's main account
+        only (SPEC §4); sub-accounts see a notice."""
+        return self.membership is not None and self.membership.is_main
+
+    @property
+    def may_switch(self) -> bool:
+        """The perspective switcher: a main account picks a creator whose grant is active."""
+        return self.sees_full_data_grants
+
+
+NOBODY = PartyAccess()
+
+
+def party(user) -> PartyAccess:
+    if user is None or not user.is_authenticated:
+        return NOBODY
+    return PartyAccess(creator=user.creator_or_none, membership=user.membership_or_none)
+
+
+def visible_grants(user) -> QuerySet:
+    """The grants whose details and history the user may look at: their own as a creator, their
+    organization's as its main account; none for anybody else."""
+    who = party(user)
+    if who.creator is not None:
+        return Grant.objects.for_creator(who.creator)
+    if who.sees_full_data_grants:
+        return Grant.objects.for_organization(who.membership.organization_id)
+    return Grant.objects.none()
+
+
+# --- a creator's data -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatorAccess:
+    """What ``user`` may view of ``creator``'s data now.
+
+    ``parts``: the ``PARTS`` they may view (all four for the creator themself, the grant's for its
+    organization's main account, none otherwise). ``authority``: the grant it rests on (None for
+    the creator themself and for nobody). ``creator`` is the creator asked about, loaded (None when
+    asked by id and refused).
+    """
+
+    creator: Creator | None
+    parts: frozenset[str] = NO_PARTS
+    authority: Any = None
+    owner: bool = False
+
+    def may_view(self, part: str) -> bool:
+        if part not in ALL_PARTS:
+            raise ValueError(f"unknown part {part!r}")
+        return part in self.parts
+
+    def may_view_any(self, parts) -> bool:
+        return any(self.may_view(part) for part in parts)
+
+    def __bool__(self) -> bool:
+        return bool(self.parts)
+
+    @property
+    def shows(self) -> dict[str, bool]:
+        """``{part: bool}`` for templates (``access.shows.livestreams``)."""
+        return {part: part in self.parts for part in PARTS}
+
+    @property
+    def ends_on(self):
+        """The last day of the authority (the perspective banner shows it); None for the creator."""
+        return getattr(self.authority, "ends_on", None)
+
+
+def _refused(creator) -> CreatorAccess:
+    return CreatorAccess(creator=creator if isinstance(creator, Creator) else None)
 
 
 def _known_membership(user) -> tuple[bool, Membership | None]:
@@ -27,166 +140,172 @@ def _known_membership(user) -> tuple[bool, Membership | None]:
     return False, None
 
 
-# --- full-data grants -------------------------------------------------------------------------------
-
-_GRANT_ACTIVE_FOR_ORGANIZATION = CompiledQuery(
-    Grant,
-    lambda creator, organization, day: Grant.objects.active_on(day).filter(
-        creator_id=creator, organization_id=organization
-    ),
-    creator="id",
-    organization="id",
-    day="date",
-)
-_GRANT_ACTIVE_FOR_MAIN_ACCOUNT = CompiledQuery(
-    Grant,
-    lambda creator, user, day: (
-        Grant.objects.active_on(day).filter(creator_id=creator).held_by_main_account(User(pk=user))
-    ),
-    creator="id",
-    user="id",
-    day="date",
-)
+def _own_creator(user) -> tuple[bool, Creator | None]:
+    if User.creator.is_cached(user):
+        return True, user.creator_or_none
+    return False, None
 
 
-def can_view_creator_data(user, creator) -> bool:
-    """The creator themself, or the main account of an organization whose grant is active today."""
+def grant_parts(grant: Grant, day=None) -> frozenset[str]:
+    """The parts a grant opens to its organization's main account on ``day``: all of them while it
+    is active, none otherwise."""
+    return ALL_PARTS if grant.status_on(day or today()) == GrantStatus.ACTIVE else NO_PARTS
+
+
+def creator_access(user, creator: Creator | int) -> CreatorAccess:
+    """What ``user`` may view of ``creator``'s data (a Creator, or its id) now. At most one query:
+    none for the creator themself, for a user who is not a main account, or for anonymous users."""
     if user is None or not user.is_authenticated or creator is None:
-        return False
-    if creator.user_id == user.pk:
-        return True
+        return _refused(creator)
+    if isinstance(creator, Creator):
+        creator_id = creator.pk
+        if creator.user_id == user.pk:
+            return CreatorAccess(creator=creator, parts=ALL_PARTS, owner=True)
+    else:
+        creator_id = creator
+        own = user.creator_or_none  # loaded with the user by the login backend: no query
+        if own is not None and own.pk == creator_id:
+            return CreatorAccess(creator=own, parts=ALL_PARTS, owner=True)
     known, membership = _known_membership(user)
+    day = today()
     if known:
         if membership is None or not membership.is_main:
-            return False
-        return _GRANT_ACTIVE_FOR_ORGANIZATION.exists(
-            creator=creator.pk, organization=membership.organization_id, day=today()
-        )
-    return _GRANT_ACTIVE_FOR_MAIN_ACCOUNT.exists(creator=creator.pk, user=user.pk, day=today())
+            return _refused(creator)
+        found = speedups.ACTIVE_GRANT.objects(creator=creator_id, organization=membership.organization_id, day=day)
+    else:
+        found = speedups.ACTIVE_GRANT_OF_MAIN_ACCOUNT.objects(creator=creator_id, user=user.pk, day=day)
+    if not found:
+        return _refused(creator)
+    grant = found[0]
+    if isinstance(creator, Creator):
+        grant.creator = creator
+    return CreatorAccess(creator=grant.creator, parts=grant_parts(grant, day), authority=grant)
 
 
-def active_grant_for_main_account(user, creator_id: int) -> Grant | None:
-    """The grant, active today, that lets ``user`` (a main account) view ``creator_id``'s data.
-
-    One query; the grant comes with its creator (the perspective banner names both).
-    """
-    if user is None or not user.is_authenticated:
-        return None
-    known, membership = _known_membership(user)
-    grants = Grant.objects.active_on(today()).filter(creator_id=creator_id).select_related("creator")
-    if known:
-        if membership is None or not membership.is_main:
-            return None
-        return grants.filter(organization_id=membership.organization_id).first()
-    return grants.held_by_main_account(user).first()
+def grant_access(user, grant: Grant) -> CreatorAccess:
+    """``creator_access`` for a grant already loaded (a row of the organization's list, a grant
+    page): what the grant opens to ``user`` today, without a query. Only the organization's main
+    account is opened anything by a grant."""
+    who = party(user)
+    if not who.sees_full_data_grants or who.membership.organization_id != grant.organization_id:
+        return CreatorAccess(creator=None)
+    parts = grant_parts(grant)
+    return CreatorAccess(creator=grant.creator if parts else None, parts=parts, authority=grant if parts else None)
 
 
-def creators_viewable_by_grant(user, creator_ids) -> set[int]:
-    """Which of ``creator_ids`` ``user`` may view the data of through a full-data grant active today:
-    for a main account, the creators whose grant to its organization is active; else none. One query
-    at most (none for anyone but a main account, or for no ids)."""
+def switchable(user, limit: int) -> list[CreatorAccess]:
+    """The creators whose data ``user`` may switch to (the perspective switcher's menu), nearest end
+    first, at most ``limit``: for a main account, the creators whose grant to its organization is
+    active today. One query (none for anybody else)."""
+    who = party(user)
+    if not who.may_switch:
+        return []
+    grants = (
+        Grant.objects.for_organization(who.membership.organization_id)
+        .latest_per_pair()
+        .active_on()
+        .select_related("creator")
+        .order_by("ends_on", "pk")[:limit]
+    )
+    return [CreatorAccess(creator=grant.creator, parts=grant_parts(grant), authority=grant) for grant in grants]
+
+
+def creators_viewable(user, creator_ids, part: str) -> set[int]:
+    """Which of ``creator_ids`` ``user`` may view ``part`` of through a grant (a list page's rows):
+    for a main account, the creators whose grant to its organization is active today. One query at
+    most (none for anyone but a main account, or for no ids)."""
     creator_ids = set(creator_ids)
-    if user is None or not user.is_authenticated or not creator_ids or not is_main_account(user):
+    who = party(user)
+    if not creator_ids or not who.sees_full_data_grants or part not in ALL_PARTS:
         return set()
     return set(
         Grant.objects.active_on(today())
-        .filter(organization_id=user.membership_or_none.organization_id, creator_id__in=creator_ids)
+        .filter(organization_id=who.membership.organization_id, creator_id__in=creator_ids)
         .values_list("creator_id", flat=True)
     )
 
 
-def is_main_account(user) -> bool:
-    membership = user.membership_or_none if user.is_authenticated else None
-    return membership is not None and membership.is_main
+def can_view_creator_data(user, creator) -> bool:
+    """The creator themself, or the main account of an organization whose grant is active today."""
+    return creator_access(user, creator).may_view("overview")
 
 
-# --- single livestreams -------------------------------------------------------------------------------
+# --- one livestream --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LivestreamAccess:
+    """What ``user`` may see of one livestream.
+
+    ``detail``: the detail page (basic data): the creator, members of an organization that
+    cooperated in it, and anyone who may view the modules. ``modules``: its three modules.
+    ``cooperating``: the user's organization cooperated in it (its products sold there), which is
+    what lets it request the modules (SPEC §5). ``authority``: the approved request or the grant
+    that opens the modules (None for the creator and when closed).
+    """
+
+    detail: bool = False
+    modules: bool = False
+    cooperating: bool = False
+    authority: Any = None
+    owner: bool = False
+
+    @property
+    def may_request(self) -> bool:
+        """The page offers 解锁更多数据 (and its dialog answers): the organization cooperated and its
+        modules are not already opened by a full-data grant. The request service then answers
+        (a pending request returned, an approved one refused with ``already_approved``)."""
+        return self.cooperating and not isinstance(self.authority, Grant)
+
+    @property
+    def own_products_only(self) -> bool:
+        """The basic section shows only the organization's own products: a cooperating
+        organization (SPEC §5); the creator and a grant holder see the whole livestream."""
+        return self.cooperating
+
+
+NO_LIVESTREAM_ACCESS = LivestreamAccess()
 
 
 def _own_livestream(user, livestream) -> bool | None:
     """True/False without a query when the user's creator or the livestream's creator is loaded."""
-    if User.creator.is_cached(user):
-        creator = user.creator_or_none
-        return creator is not None and creator.pk == livestream.creator_id
-    creator_field = livestream._meta.get_field("creator")
-    if creator_field.is_cached(livestream):
+    known, own = _own_creator(user)
+    if known:
+        return own is not None and own.pk == livestream.creator_id
+    if type(livestream).creator.is_cached(livestream):
         return livestream.creator.user_id == user.pk
     return None
 
 
-def _member_module_access(livestream_id, creator_id, day) -> Q:
-    """For ``Membership`` rows: an approved request of the organization for the livestream, or, for
-    the organization's main account, a full-data grant from the creator active on ``day``."""
-    approved = LivestreamAccessRequest.objects.approved().filter(
-        livestream_id=livestream_id, organization_id=OuterRef("organization_id")
+def _lazy(model, pk):
+    """An instance of ``model`` known by its primary key only; its fields load when first read."""
+    return model.from_db(None, ["id"], [pk]) if pk is not None else None
+
+
+def livestream_access(user, livestream) -> LivestreamAccess:
+    """What ``user`` may see of ``livestream``, in one query at most (none for its creator)."""
+    if user is None or not user.is_authenticated or livestream is None:
+        return NO_LIVESTREAM_ACCESS
+    own = _own_livestream(user, livestream)
+    if own:
+        return LivestreamAccess(detail=True, modules=True, owner=True)
+    check = speedups.LIVESTREAM_ACCESS_OF_ANYONE if own is None else speedups.LIVESTREAM_ACCESS_OF_MEMBER
+    rows = check.rows(user=user.pk, livestream=livestream.pk, creator=livestream.creator_id, day=today())
+    if any(row[0] for row in rows):
+        return LivestreamAccess(detail=True, modules=True, owner=True)
+    if not rows:
+        return NO_LIVESTREAM_ACCESS
+    _owner, request_id, grant_id, cooperating = rows[-1]
+    # A main account's full-data grant opens every livestream of the creator: it is the authority
+    # even where the organization's request was approved too (nothing is left to request then).
+    authority = _lazy(Grant, grant_id) if grant_id is not None else _lazy(LivestreamAccessRequest, request_id)
+    modules = authority is not None
+    return LivestreamAccess(
+        detail=modules or bool(cooperating), modules=modules, cooperating=bool(cooperating), authority=authority
     )
-    granted = Grant.objects.active_on(day).filter(creator_id=creator_id, organization_id=OuterRef("organization_id"))
-    return Q(Exists(approved)) | (Q(role=Membership.Role.MAIN) & Q(Exists(granted)))
-
-
-def _cooperating(livestream_id, organization_ref: OuterRef) -> Exists:
-    cooperation = apps.get_model("livestreams", "Cooperation")
-    return Exists(cooperation.objects.filter(livestream_id=livestream_id, organization_id=organization_ref))
-
-
-def _is_creator(user, creator) -> QuerySet:
-    """The user is the livestream's creator: one row from the creator table, else none."""
-    return Creator.objects.filter(pk=creator, user_id=user)
-
-
-# Rooted at the user's one membership, so the query joins nothing: PostgreSQL plans it in a fraction
-# of the time a User-rooted query with a subquery per rule takes. When it is not known without a
-# query whether the user is the livestream's creator (its creator is not loaded), a UNION ALL adds
-# that one-row check.
-_LIVESTREAM_ACCESS_FOR_MEMBER = CompiledQuery(
-    Membership,
-    lambda user, livestream, creator, day: (
-        Membership.objects.filter(user_id=user)
-        .annotate(
-            modules=_member_module_access(livestream, creator, day),
-            cooperating=_cooperating(livestream, OuterRef("organization_id")),
-        )
-        .values_list("modules", "cooperating")
-    ),
-    user="id",
-    livestream="id",
-    creator="id",
-    day="date",
-)
-_LIVESTREAM_ACCESS_FOR_ANYONE = CompiledQuery(
-    Membership,
-    lambda user, livestream, creator, day: (
-        _is_creator(user, creator)
-        .annotate(modules=Value(True), cooperating=Value(True))
-        .values_list("modules", "cooperating")
-        .union(_LIVESTREAM_ACCESS_FOR_MEMBER.build(user, livestream, creator, day), all=True)
-    ),
-    user="id",
-    livestream="id",
-    creator="id",
-    day="date",
-)
 
 
 def can_view_livestream_modules(user, livestream) -> bool:
     """The three modules: the creator; any member of an organization whose request was approved;
     the main account of an organization holding an active full-data grant from the creator."""
-    return livestream_access(user, livestream)[1]
-
-
-def livestream_access(user, livestream) -> tuple[bool, bool]:
-    """``(may_view_detail, may_view_modules)`` in one query.
-
-    The detail page (basic data) is for the creator, members of an organization that cooperated in
-    the livestream (its products were sold there), and anyone who may view the modules.
-    """
-    if user is None or not user.is_authenticated or livestream is None:
-        return False, False
-    own = _own_livestream(user, livestream)
-    if own:
-        return True, True
-    check = _LIVESTREAM_ACCESS_FOR_ANYONE if own is None else _LIVESTREAM_ACCESS_FOR_MEMBER
-    rows = check.rows(user=user.pk, livestream=livestream.pk, creator=livestream.creator_id, day=today())
-    modules = any(row[0] for row in rows)
-    cooperating = any(row[1] for row in rows)
-    return modules or cooperating, modules
+    return livestream_access(user, livestream).modules

@@ -11,7 +11,7 @@ import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, models
+from django.db import models
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -80,54 +80,7 @@ def today() -> datetime.date:
     return timezone.localdate()
 
 
-# Status tabs show exact counts up to COUNT_CAP - 1 and "999+" beyond: each count reads at most
-# COUNT_CAP index entries, so a party with 100,000 grants costs what one with 1,000 does.
-COUNT_CAP = 1000
-
-
-def capped_counts(querysets: dict[str, models.QuerySet], cap: int) -> dict[str, int]:
-    """``{name: min(count, cap)}`` for each queryset, in one query: ``SELECT (SELECT COUNT(*) FROM
-    (… LIMIT cap)), …``. Each subquery stops after ``cap`` rows, so the cost is bounded by the cap."""
-    parts, params = [], []
-    using = None
-    for queryset in querysets.values():
-        using = queryset.db
-        sql, part_params = queryset.order_by().values("pk")[:cap].query.sql_with_params()
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608 - SQL the ORM compiled
-        params.extend(part_params)
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        row = cursor.fetchone()
-    return dict(zip(querysets, (int(value) for value in row), strict=True))
-
-
 class GrantQuerySet(models.QuerySet):
-    # Set by nearest_expiry_first(): the day its order is computed for (kept across clones).
-    _expiry_day: datetime.date | None = None
-
-    def _clone(self):
-        clone = super()._clone()
-        clone._expiry_day = self._expiry_day
-        return clone
-
-    def __getitem__(self, k):
-        """A slice of a nearest-expiry-first list: index range scans, not a sort of the whole list.
-
-        See ``_nearest_expiry_slice``; other access (iteration, a single index) is unchanged.
-        """
-        if (
-            isinstance(k, slice)
-            and self._expiry_day is not None
-            and self._result_cache is None
-            and k.step is None
-            and k.stop is not None
-            and (k.start or 0) >= 0
-            and k.stop > (k.start or 0)
-            and connections[self.db].features.supports_slicing_ordering_in_compound
-        ):
-            return self._nearest_expiry_slice(k.start or 0, k.stop)
-        return super().__getitem__(k)
-
     def for_creator(self, creator) -> GrantQuerySet:
         return self.filter(creator=creator)
 
@@ -181,76 +134,28 @@ class GrantQuerySet(models.QuerySet):
     def nearest_expiry_first(self, day: datetime.date | None = None) -> GrantQuerySet:
         """Scheduled/active by ``ends_on`` ascending, then expired/revoked by ``ends_on`` descending.
 
-        Ties on ``ends_on`` go newest grant first. Iterated whole, the order is one ``ORDER BY``
-        of CASE expressions. Sliced (a page) on PostgreSQL, it is read from the (party, ends_on)
-        indexes instead — see ``_nearest_expiry_slice`` — so a page costs the same for a party with
-        a thousand grants and for one with a hundred thousand.
+        Ties on ``ends_on`` go newest grant first. One ``ORDER BY`` of CASE expressions; a page of it
+        is read from the (party, ends_on) indexes by ``grants.speedups.nearest_expiry_rows``.
         """
         day = day or today()
         live = Q(revoked_at__isnull=True, ends_on__gte=day)
-        ordered = self.alias(
+        return self.alias(
             _dead=Case(When(live, then=Value(0)), default=Value(1), output_field=models.IntegerField()),
             _live_end=Case(When(live, then=F("ends_on")), default=Value(None), output_field=models.DateField()),
         ).order_by("_dead", F("_live_end").asc(nulls_last=True), F("ends_on").desc(), "-pk")
-        ordered._expiry_day = day
-        return ordered
 
-    def _nearest_expiry_slice(self, start: int, stop: int) -> GrantQuerySet:
-        """Rows ``[start, stop)`` of nearest_expiry_first() in one query: a UNION ALL of three
-        ordered index range scans, each stopping after ``stop`` rows, merged by a small sort.
-
-        The order splits by ``ends_on`` against the day: live grants (not revoked, ``ends_on`` >=
-        day) come first, ascending; then the dead ones descending, which are the revoked grants
-        whose ``ends_on`` >= day followed by every grant whose ``ends_on`` < day. Each of the three
-        parts is one range of a (party, ends_on) index (``grant_*_list``, ``grant_*_revoked``).
-        """
-        day = self._expiry_day
-        base = self._chain()
-        base._expiry_day = None
-        date = models.DateField()
-
-        def part(condition: Q, rank: int, ascending: bool):
-            keys = {
-                "_rank": Value(rank, output_field=models.IntegerField()),
-                "_end_up": F("ends_on") if ascending else Value(None, output_field=date),
-                "_end_down": Value(None, output_field=date) if ascending else F("ends_on"),
-            }
-            order = ("ends_on", "-pk") if ascending else ("-ends_on", "-pk")
-            return base.filter(condition).annotate(**keys).order_by(*order)[:stop]
-
-        live = part(Q(revoked_at__isnull=True, ends_on__gte=day), 0, True)
-        revoked_live = part(Q(revoked_at__isnull=False, ends_on__gte=day), 1, False)
-        ended = part(Q(ends_on__lt=day), 1, False)
-        merged = live.union(revoked_live, ended, all=True).order_by(
-            "_rank", F("_end_up").asc(nulls_last=True), F("_end_down").desc(nulls_last=True), "-pk"
-        )
-        return merged[start:stop]
-
-    def status_counts(self, day: datetime.date | None = None, cap: int | None = None) -> dict[str, int]:
-        """Count per status in one query: ``{"all": n, "scheduled": n, ...}``.
-
-        With ``cap``, each count stops at ``cap`` (a count equal to the cap means "at least"): the
-        list tabs pass COUNT_CAP so the query reads a bounded number of index entries.
-        """
+    def by_status(self, day: datetime.date | None = None) -> dict[str, GrantQuerySet]:
+        """``{"all": self, "scheduled": …, …}``: the tabs' lists (counted by ``status_counts`` or,
+        capped, by ``grants.speedups.capped_counts``)."""
         day = day or today()
-        if cap is not None:
-            return capped_counts(
-                {"all": self, **{status: self.filter(status_q(status, day)) for status in GrantStatus.values}}, cap
-            )
-        counts = self.aggregate(
+        return {"all": self, **{status: self.filter(status_q(status, day)) for status in GrantStatus.values}}
+
+    def status_counts(self, day: datetime.date | None = None) -> dict[str, int]:
+        """Count per status in one query: ``{"all": n, "scheduled": n, ...}``."""
+        day = day or today()
+        return self.aggregate(
             all=Count("pk"), **{status: Count("pk", filter=status_q(status, day)) for status in GrantStatus.values}
         )
-        return counts
-
-    def visible_to(self, user) -> GrantQuerySet:
-        """Grants the user may look at: their own as a creator, their organization's as its main account."""
-        creator = user.creator_or_none
-        if creator is not None:
-            return self.filter(creator=creator)
-        membership = user.membership_or_none
-        if membership is not None and membership.is_main:
-            return self.filter(organization_id=membership.organization_id)
-        return self.none()
 
 
 class Grant(models.Model):
@@ -493,12 +398,12 @@ class LivestreamAccessRequestQuerySet(models.QuerySet):
     def newest_first(self) -> LivestreamAccessRequestQuerySet:
         return self.order_by("-created_at", "-pk")
 
-    def status_counts(self, cap: int | None = None) -> dict[str, int]:
-        """Count per status in one query; with ``cap``, each count stops at ``cap`` (see Grant's)."""
-        if cap is not None:
-            return capped_counts(
-                {"all": self, **{status: self.filter(status=status) for status in RequestStatus.values}}, cap
-            )
+    def by_status(self) -> dict[str, LivestreamAccessRequestQuerySet]:
+        """``{"all": self, "pending": …, …}``: the tabs' lists (see ``GrantQuerySet.by_status``)."""
+        return {"all": self, **{status: self.filter(status=status) for status in RequestStatus.values}}
+
+    def status_counts(self) -> dict[str, int]:
+        """Count per status in one query."""
         return self.aggregate(
             all=Count("pk"), **{status: Count("pk", filter=Q(status=status)) for status in RequestStatus.values}
         )

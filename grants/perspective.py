@@ -1,15 +1,14 @@
 """The perspective switcher (视角): whose data is the user looking at?
 
 A creator always works in their own perspective. An organization's main account works in its own
-perspective or, after choosing a creator whose full-data grant to the organization is active, in
-that creator's perspective (read-only, with a banner). The choice lives in the session, and every
-request re-checks the grant: once it is revoked or expires, the request falls back to the
-organization's own perspective with a message.
+perspective or, after choosing a creator whose data ``grants.access.creator_access`` opens to it,
+in that creator's perspective (read-only, with a banner). The choice lives in the session, and
+every request asks ``creator_access`` again: once the answer is empty (the grant was revoked or
+expired), the request falls back to the organization's own perspective with a message.
 """
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from functools import wraps
 
@@ -18,8 +17,6 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
-from portal.models import Creator
-
 from . import access
 
 SESSION_KEY = "perspective_creator_id"
@@ -27,38 +24,51 @@ SESSION_KEY = "perspective_creator_id"
 
 @dataclass(frozen=True)
 class Perspective:
-    """``creator`` is set when a main account views a creator's data (``ends_on``: the grant's end)."""
+    """``access`` is set when a user views a creator's data that is not their own: the answer of
+    ``creator_access`` for that creator, asked on this request."""
 
-    creator: Creator | None = None
-    ends_on: datetime.date | None = None
+    access: access.CreatorAccess | None = None
+
+    @property
+    def creator(self):
+        return self.access.creator if self.access is not None else None
+
+    @property
+    def ends_on(self):
+        return self.access.ends_on if self.access is not None else None
 
 
 OWN = Perspective()
 
 
 def resolve(request) -> Perspective:
-    """Re-check the session's perspective against the grants (one query when one is chosen)."""
+    """Ask again whether the session's perspective still holds (one query when one is chosen)."""
     creator_id = request.session.get(SESSION_KEY)
     if creator_id is None:
         return OWN
-    grant = access.active_grant_for_main_account(request.user, creator_id)
-    if grant is None:
+    answer = access.creator_access(request.user, creator_id)
+    if not answer or answer.owner:
         forget(request)
         request.perspective_lost = creator_id
-        if request.user.is_authenticated:
+        if request.user.is_authenticated and not answer.owner:
             messages.warning(request, _("达人对本机构的全部数据授权已失效，已切换回本机构视角。"))
         return OWN
-    return Perspective(creator=grant.creator, ends_on=grant.ends_on)
+    return Perspective(access=answer)
+
+
+def enter(request, answer: access.CreatorAccess) -> Perspective:
+    """Put the user into the perspective of the creator ``answer`` (a non-empty answer) is about."""
+    request.session[SESSION_KEY] = answer.creator.pk
+    request.perspective = Perspective(access=answer)
+    return request.perspective
 
 
 def choose(request, creator_id: int) -> Perspective:
-    """Switch a main account into ``creator_id``'s perspective; 404 without an active grant."""
-    grant = access.active_grant_for_main_account(request.user, creator_id)
-    if grant is None:
+    """Switch into ``creator_id``'s perspective; 404 unless ``creator_access`` opens something."""
+    answer = access.creator_access(request.user, creator_id)
+    if not answer or answer.owner:
         raise Http404
-    request.session[SESSION_KEY] = grant.creator_id
-    request.perspective = Perspective(creator=grant.creator, ends_on=grant.ends_on)
-    return request.perspective
+    return enter(request, answer)
 
 
 def forget(request) -> None:
@@ -66,7 +76,7 @@ def forget(request) -> None:
 
 
 class PerspectiveMiddleware:
-    """Sets ``request.perspective`` on every request, re-checking the grant each time."""
+    """Sets ``request.perspective`` on every request, asking ``creator_access`` again each time."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -79,28 +89,39 @@ class PerspectiveMiddleware:
         return self.get_response(request)
 
 
-def creator_data_view(view):
-    """For every page of a creator's data: ``view(request, creator, ...)`` or 404.
+def _answer_for(request, creator_id: int) -> access.CreatorAccess:
+    """``creator_access`` for this request: the middleware's answer when it is about this creator."""
+    current = request.perspective.access
+    if current is not None and current.creator.pk == creator_id:
+        return current
+    return access.creator_access(request.user, creator_id)
 
-    The creator sees their own data; a main account with an active grant sees it too (and is put
-    into that creator's perspective); a main account whose grant just lapsed is sent back to its
-    own perspective (the middleware has said why); everybody else gets 404, exactly as for a
-    creator that does not exist.
+
+def creator_data_view(*parts: str):
+    """For every page of a creator's data that shows any of ``parts``: ``view(request, answer, ...)``
+    with the ``CreatorAccess`` answer, or 404.
+
+    The creator sees their own data; a user whose answer opens one of ``parts`` sees it too (and
+    is put into that creator's perspective); a user whose perspective just lapsed is sent back to
+    their own (the middleware has said why); everybody else gets 404, exactly as for a creator
+    that does not exist, and a page outside the answer's parts is refused the same way.
     """
+    unknown = set(parts) - access.ALL_PARTS
+    if not parts or unknown:
+        raise ValueError(f"creator_data_view needs parts of {access.PARTS}, got {parts}")
 
-    @wraps(view)
-    def wrapper(request, creator_id: int, *args, **kwargs):
-        user = request.user
-        own = user.creator_or_none
-        if own is not None and own.pk == creator_id:
-            return view(request, own, *args, **kwargs)
-        perspective = request.perspective
-        if perspective.creator is not None and perspective.creator.pk == creator_id:
-            return view(request, perspective.creator, *args, **kwargs)  # re-checked by the middleware
-        if request.perspective_lost == creator_id:
-            return redirect("grants:org_home")
-        if access.is_main_account(user):
-            return view(request, choose(request, creator_id).creator, *args, **kwargs)
-        raise Http404
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, creator_id: int, *args, **kwargs):
+            if request.perspective_lost == creator_id:
+                return redirect("grants:org_home")  # the middleware has said why
+            answer = _answer_for(request, creator_id)
+            if not answer.may_view_any(parts):
+                raise Http404
+            if not answer.owner and request.perspective.access is not answer:
+                enter(request, answer)
+            return view(request, answer, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate

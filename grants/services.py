@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from portal.models import Creator, Organization
 
+from . import access
 from .models import (
     Grant,
     GrantEvent,
@@ -188,10 +189,9 @@ def request_livestream_access(*, livestream, actor) -> LivestreamAccessRequest:
     request is pending, that one is returned and nothing new is written; while access is approved,
     the request is refused (``already_approved``). After a decline or a revoke, a new one is made.
     """
-    membership = _membership_of(actor)
-    if membership is None or not livestream.cooperations.filter(organization_id=membership.organization_id).exists():
+    if not access.livestream_access(actor, livestream).cooperating:
         raise PermissionDenied(_("只有参与该直播合作的商家/机构可以申请。"))
-    organization_id = membership.organization_id
+    organization_id = actor.membership_or_none.organization_id
     existing = _open_request(livestream, organization_id, lock=True)
     if existing is not None:
         if existing.status == RequestStatus.APPROVED:
@@ -210,12 +210,6 @@ def request_livestream_access(*, livestream, actor) -> LivestreamAccessRequest:
         return existing
     _record_request(access_request, LivestreamAccessEvent.Operation.REQUEST, actor)
     return access_request
-
-
-def _membership_of(actor):
-    if actor is None or not actor.is_authenticated:
-        return None
-    return actor.membership_or_none
 
 
 def _open_request(livestream, organization_id: int, *, lock: bool) -> LivestreamAccessRequest | None:

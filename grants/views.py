@@ -15,7 +15,6 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,35 +24,20 @@ from portal.converters import parse_id
 from portal.models import Creator, Organization
 from portal.pagination import paginate
 
+from . import access, services
 from . import perspective as perspectives
-from . import services
 from .forms import AuthorizeForm, RenewEarlyForm, RenewForm
-from .models import (
-    COUNT_CAP,
-    Grant,
-    GrantStatus,
-    LivestreamAccessEvent,
-    LivestreamAccessRequest,
-    RequestStatus,
-    capped_counts,
-    today,
-)
+from .models import Grant, GrantStatus, LivestreamAccessEvent, LivestreamAccessRequest, RequestStatus, today
+from .speedups import capped_counts, count_label, nearest_expiry_rows
 
 SEARCH_MAX = 50
 
 
 def _creator_of(request: HttpRequest) -> Creator:
-    creator = request.user.creator_or_none
-    if creator is None:
+    who = access.party(request.user)
+    if not who.manages_grants:
         raise PermissionDenied
-    return creator
-
-
-def _main_membership_of(request: HttpRequest):
-    membership = request.user.membership_or_none
-    if membership is None or not membership.is_main:
-        raise PermissionDenied
-    return membership
+    return who.creator
 
 
 def _status_param(querydict: QueryDict) -> str | None:
@@ -66,22 +50,16 @@ def _search_param(querydict: QueryDict) -> str:
     return (querydict.get("q") or "").replace("\x00", "").strip()[:SEARCH_MAX]
 
 
-def _count_label(count: int) -> int | str:
-    """A tab's count: exact below the cap, "999+" from it (the counts stop there; see COUNT_CAP)."""
-    return f"{COUNT_CAP - 1}+" if count >= COUNT_CAP else count
-
-
-def _pending_badge(creator: Creator) -> SimpleLazyObject:
-    """The navigation's pending-request badge (the context processor's, on every page of a
-    creator), capped like the tabs; evaluated only if the page renders it."""
-    pending = LivestreamAccessRequest.objects.for_creator(creator).pending()
-    return SimpleLazyObject(lambda: _count_label(capped_counts({"pending": pending}, COUNT_CAP)["pending"]))
-
-
 def _tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int | str]]:
-    return [(None, _("全部"), _count_label(counts["all"]))] + [
-        (status, GrantStatus(status).label, _count_label(counts[status])) for status in GrantStatus.values
+    return [(None, _("全部"), count_label(counts["all"]))] + [
+        (status, GrantStatus(status).label, count_label(counts[status])) for status in GrantStatus.values
     ]
+
+
+def _nearest_expiry_page(grants, request: HttpRequest):
+    """A page of ``grants`` in "nearest expiry first" order, read by ``nearest_expiry_rows``."""
+    day = today()
+    return paginate(lambda start, stop: nearest_expiry_rows(grants, day, start, stop), request)
 
 
 # --- creator: 数据授权管理 -----------------------------------------------------------------------
@@ -90,10 +68,10 @@ def _tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int | str]]:
 def _creator_list_context(request: HttpRequest, creator: Creator, querydict: QueryDict, highlight=None) -> dict:
     status, term = _status_param(querydict), _search_param(querydict)
     grants = Grant.objects.for_creator(creator).latest_per_pair().search_organization(term)
-    counts = grants.status_counts(cap=COUNT_CAP)
+    counts = capped_counts(grants.by_status())
     if status:
         grants = grants.with_status_in([status])
-    page = paginate(grants.select_related("organization").nearest_expiry_first(), request)
+    page = _nearest_expiry_page(grants.select_related("organization"), request)
     return {
         "creator": creator,
         "page": page,
@@ -265,8 +243,9 @@ def renew_early(request: HttpRequest, grant_id: int) -> HttpResponse:
         "form": form,
         "tomorrow": today() + datetime.timedelta(days=1),
         "next": _safe_next(request) or "",
+        "early": True,
     }
-    return _render_action(request, "grants/renew_early.html", context, status=422 if form.errors else 200)
+    return _render_action(request, "grants/renewal.html", context, status=422 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -284,15 +263,15 @@ def renew(request: HttpRequest, grant_id: int) -> HttpResponse:
                 _("已为「%(org)s」续约：%(start)s 至 %(end)s。")
                 % {"org": grant.organization.name, "start": grant.starts_on, "end": grant.ends_on},
             )  # fmt: skip
-    context = {"grant": grant, "form": form, "next": _safe_next(request) or ""}
-    return _render_action(request, "grants/renew.html", context, status=422 if form.errors else 200)
+    context = {"grant": grant, "form": form, "next": _safe_next(request) or "", "early": False}
+    return _render_action(request, "grants/renewal.html", context, status=422 if form.errors else 200)
 
 
 @require_GET
 def grant_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
     """A grant and its history, for the owning creator and the organization's main account."""
     grant = get_object_or_404(
-        Grant.objects.visible_to(request.user).select_related("creator", "organization"), pk=grant_id
+        access.visible_grants(request.user).select_related("creator", "organization"), pk=grant_id
     )
     events = grant.events.select_related("actor__creator", "actor__membership__organization")
     earlier = (
@@ -306,6 +285,7 @@ def grant_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
         "events": events,
         "earlier": earlier,
         "is_owner": grant.creator.user_id == request.user.pk,
+        "viewer_access": access.grant_access(request.user, grant),
     }
     return render(request, "grants/grant_detail.html", context)
 
@@ -315,57 +295,62 @@ def grant_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
 
 @require_GET
 def org_home(request: HttpRequest) -> HttpResponse:
-    membership = request.user.membership_or_none
-    if membership is None:
+    who = access.party(request.user)
+    if who.membership is None:
         raise PermissionDenied
-    context = {
-        "membership": membership,
-        "organization": membership.organization,
-        # Every member (main and sub) sees the organization's livestream requests and their status.
-        "org_requests": LivestreamAccessRequest.objects.for_organization(membership.organization_id)
-        .newest_first()
-        .select_related("livestream__creator", "requested_by")[:10],
-    }
-    if membership.is_main:
-        status, term = _status_param(request.GET), _search_param(request.GET)
-        grants = Grant.objects.for_organization(membership.organization_id).latest_per_pair().search_creator(term)
-        counts = grants.status_counts(cap=COUNT_CAP)
-        if status:
-            grants = grants.with_status_in([status])
-        context.update(
-            page=paginate(grants.select_related("creator").nearest_expiry_first(), request),
-            tabs=_tabs(counts),
-            status=status,
-            q=term,
-        )
+    context = {"membership": who.membership, "organization": who.organization, "party": who}
+    # Every member (main and sub) sees the organization's livestream requests and their status.
+    requests = LivestreamAccessRequest.objects.for_organization(who.membership.organization_id).newest_first()
+    context["org_requests"] = paginate(
+        requests.select_related("livestream__creator", "requested_by"), request, param="requests_page"
+    )
+    if who.sees_full_data_grants:
+        context.update(_org_grant_list(request, who))
     template = "grants/org_home.html"
-    if request.htmx and not request.htmx.boosted and membership.is_main:
-        template += "#creator-list"
+    if request.htmx and not request.htmx.boosted:
+        if request.htmx.target == "org-request-list":
+            template += "#org-request-list"
+        elif who.sees_full_data_grants:
+            template += "#creator-list"
     return render(request, template, context)
+
+
+def _org_grant_list(request: HttpRequest, who: access.PartyAccess) -> dict:
+    """The organization's creators, each with its latest grant and what that grant opens today."""
+    status, term = _status_param(request.GET), _search_param(request.GET)
+    grants = Grant.objects.for_organization(who.membership.organization_id).latest_per_pair().search_creator(term)
+    counts = capped_counts(grants.by_status())
+    if status:
+        grants = grants.with_status_in([status])
+    page = _nearest_expiry_page(grants.select_related("creator"), request)
+    for grant in page:
+        grant.viewer_access = access.grant_access(request.user, grant)
+    return {"page": page, "tabs": _tabs(counts), "status": status, "q": term}
 
 
 SWITCHER_OPTIONS = 12
 
 
+def _switching_party(request: HttpRequest) -> access.PartyAccess:
+    who = access.party(request.user)
+    if not who.may_switch:
+        raise PermissionDenied
+    return who
+
+
 @require_GET
 def perspective_menu(request: HttpRequest) -> HttpResponse:
-    """The switcher's menu, fetched when it opens: the creators whose full-data grant to the main
-    account's organization is active today, nearest end first."""
-    membership = _main_membership_of(request)
-    options = list(
-        Grant.objects.for_organization(membership.organization_id)
-        .latest_per_pair()
-        .active_on()
-        .select_related("creator")
-        .order_by("ends_on", "pk")[:SWITCHER_OPTIONS]
-    )
+    """The switcher's menu, fetched when it opens: the creators whose data ``grants.access`` opens to
+    the user, nearest end first."""
+    _switching_party(request)
+    options = access.switchable(request.user, SWITCHER_OPTIONS)
     return render(request, "grants/_perspective_menu.html", {"options": options, "limit": SWITCHER_OPTIONS})
 
 
 @require_POST
 def switch_perspective(request: HttpRequest) -> HttpResponse:
-    """Choose whose data to view: a creator (active grant required) or the organization itself."""
-    _main_membership_of(request)
+    """Choose whose data to view: a creator (``creator_access`` must open it) or the organization."""
+    _switching_party(request)
     creator_id = request.POST.get("creator")
     if not creator_id:
         perspectives.forget(request)
@@ -393,13 +378,13 @@ def creator_requests(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", RequestStatus.PENDING)
     status = status if status in RequestStatus.values or status == "all" else RequestStatus.PENDING
     requests = LivestreamAccessRequest.objects.for_creator(creator)
-    counts = requests.status_counts(cap=COUNT_CAP)
+    counts = capped_counts(requests.by_status())
     shown = requests if status == "all" else requests.with_status(status)
-    tabs = [(value, RequestStatus(value).label, _count_label(counts[value])) for value in RequestStatus.values]
+    tabs = [(value, RequestStatus(value).label, count_label(counts[value])) for value in RequestStatus.values]
     context = {
         "page": paginate(_request_rows(shown.newest_first()), request),
-        "pending_request_count": _count_label(counts[RequestStatus.PENDING]),  # the badge, from the tabs' count
-        "tabs": tabs + [("all", _("全部"), _count_label(counts["all"]))],
+        "pending_request_count": count_label(counts[RequestStatus.PENDING]),  # the badge, from the tabs' count
+        "tabs": tabs + [("all", _("全部"), count_label(counts["all"]))],
         "status": status,
     }
     template = "grants/creator_requests.html"

@@ -21,6 +21,7 @@ from portal.pagination import paginate
 
 from .models import SORT_KEYS, Livestream, ProductSale
 from .ranges import PRESETS, parse_range
+from .views import MODULE_CARDS
 
 SORT_LABELS = {
     "started_at": gettext_lazy("开播时间"),
@@ -44,10 +45,11 @@ def _delta(current, previous) -> float | None:
     return float((Decimal(current) - Decimal(previous)) / Decimal(previous))
 
 
-def _range_context(request: HttpRequest, creator) -> dict:
+def _range_context(request: HttpRequest, answer) -> dict:
     date_range, form = parse_range(request.GET, timezone.localdate())
     return {
-        "creator": creator,
+        "creator": answer.creator,
+        "access": answer,
         "range": date_range,
         "range_form": form,
         "presets": PRESETS,
@@ -55,14 +57,29 @@ def _range_context(request: HttpRequest, creator) -> dict:
 
 
 @require_GET
-@creator_data_view
-def overview(request: HttpRequest, creator) -> HttpResponse:
-    """KPIs with the change against the previous period, a daily trend, top products and shops."""
-    context = _range_context(request, creator)
-    date_range = context["range"]
+@creator_data_view("overview", "products")
+def overview(request: HttpRequest, answer) -> HttpResponse:
+    """KPIs with the change against the previous period and a daily trend (part "overview"); top
+    products and shops (part "products"): each section only if the answer opens its part."""
+    context = _range_context(request, answer)
+    date_range, creator = context["range"], answer.creator
+    if answer.may_view("overview"):
+        context.update(_overview_figures(creator, date_range))
+    if answer.may_view("products"):
+        context.update(
+            top_products=ProductSale.objects.top_products(creator, date_range.start, date_range.end),
+            top_shops=ProductSale.objects.top_organizations(creator, date_range.start, date_range.end),
+        )
+    template = "livestreams/creator_overview.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#overview-body"
+    return render(request, template, context)
+
+
+def _overview_figures(creator, date_range) -> dict:
     livestreams = Livestream.objects.for_creator(creator)
     current, previous = livestreams.totals_with_previous(date_range.start, date_range.end)
-    context.update(
+    return dict(
         kpis=[
             {
                 "key": key,
@@ -75,24 +92,20 @@ def overview(request: HttpRequest, creator) -> HttpResponse:
             for key, label, fmt in KPIS
         ],  # fmt: skip
         daily=livestreams.daily(date_range.start, date_range.end),
-        top_products=ProductSale.objects.top_products(creator, date_range.start, date_range.end),
-        top_shops=ProductSale.objects.top_organizations(creator, date_range.start, date_range.end),
     )
-    template = "livestreams/creator_overview.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#overview-body"
-    return render(request, template, context)
 
 
 @require_GET
-@creator_data_view
-def livestream_list(request: HttpRequest, creator) -> HttpResponse:
-    """Every livestream in the range, sortable, paginated, each linking to its detail and modules."""
-    context = _range_context(request, creator)
+@creator_data_view("livestreams")
+def livestream_list(request: HttpRequest, answer) -> HttpResponse:
+    """Every livestream in the range, sortable, paginated, each linking to its detail and, when the
+    answer opens them, its modules."""
+    context = _range_context(request, answer)
     date_range = context["range"]
     sort = request.GET.get("sort") if request.GET.get("sort") in SORT_KEYS else "started_at"
-    livestreams = Livestream.objects.for_creator(creator).started_between(date_range.start, date_range.end)
+    livestreams = Livestream.objects.for_creator(answer.creator).started_between(date_range.start, date_range.end)
     context.update(
+        module_cards=MODULE_CARDS,
         page=paginate(livestreams.sort_by(sort), request),
         sort=sort,
         sorts=[(key, SORT_LABELS[key]) for key in SORT_KEYS],
@@ -126,11 +139,11 @@ CSV_COLUMNS = (
 
 
 @require_GET
-@creator_data_view
-def export_csv(request: HttpRequest, creator) -> HttpResponse:
+@creator_data_view("livestreams")
+def export_csv(request: HttpRequest, answer) -> HttpResponse:
     """The livestream list of the range as CSV: streamed, UTF-8 with a BOM so Excel reads Chinese."""
-    context = _range_context(request, creator)
-    date_range = context["range"]
+    context = _range_context(request, answer)
+    date_range, creator = context["range"], answer.creator
     rows = (
         Livestream.objects.for_creator(creator)
         .started_between(date_range.start, date_range.end)

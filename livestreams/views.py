@@ -59,17 +59,13 @@ MODULE_CARDS = (
 )
 
 
-def _membership(request: HttpRequest):
-    return request.user.membership_or_none
-
-
 # --- an organization's livestreams ------------------------------------------------------------
 
 
 @require_GET
 def org_livestreams(request: HttpRequest) -> HttpResponse:
     """The livestreams the member's organization cooperated in, newest first, with its own sales."""
-    membership = _membership(request)
+    membership = request.user.membership_or_none
     if membership is None:
         creator = request.user.creator_or_none
         if creator is not None:
@@ -86,7 +82,7 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
         for r in LivestreamAccessRequest.objects.for_organization(organization).open().filter(livestream_id__in=ids)
     }
     # A main account whose organization holds an active full-data grant sees every module too.
-    granted = access.creators_viewable_by_grant(request.user, {c.livestream.creator_id for c in page})
+    granted = access.creators_viewable(request.user, {c.livestream.creator_id for c in page}, "modules")
     for cooperation in page:
         cooperation.open_request = requests.get(cooperation.livestream_id)
         cooperation.full_grant = cooperation.livestream.creator_id in granted
@@ -109,7 +105,7 @@ _LIVESTREAM_WITH_CREATOR = CompiledQuery(
 
 
 def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool = False):
-    """The livestream and whether the user may see its modules; 404 for a stranger (same as absent).
+    """The livestream and ``grants.access``'s answer for it; 404 for a stranger (same as absent).
 
     ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
     """
@@ -117,29 +113,26 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
     if not found:
         raise Http404
     livestream = found[0]
-    may_view, may_view_modules = access.livestream_access(request.user, livestream)
-    if not may_view:
+    answer = access.livestream_access(request.user, livestream)
+    if not answer.detail:
         raise Http404
-    if modules and not may_view_modules:
+    if modules and not answer.modules:
         raise PermissionDenied
-    return livestream, may_view_modules
+    return livestream, answer
 
 
-def _own_products(request: HttpRequest, livestream: Livestream):
-    """The basic section: a cooperating organization sees only its own products; others see all."""
+def _basic_products(request: HttpRequest, livestream: Livestream, answer):
+    """The basic section's products: only the organization's own where the answer says so (SPEC §5:
+    a cooperating organization), else all of them."""
     products = ProductSale.objects.filter(livestream=livestream).select_related("organization").by_gmv()
-    membership = _membership(request)
-    if membership is not None:
-        own = products.for_organization(membership.organization_id)
-        return own, True
-    return products, False
+    if answer.own_products_only:
+        return products.for_organization(request.user.membership_or_none.organization_id)
+    return products
 
 
 def _request_state(request: HttpRequest, livestream: Livestream):
     """The organization's open (pending or approved) request for the livestream, if any."""
-    membership = _membership(request)
-    if membership is None:
-        return None
+    membership = request.user.membership_or_none
     return (
         LivestreamAccessRequest.objects.for_livestream(livestream)
         .filter(organization_id=membership.organization_id)
@@ -148,29 +141,26 @@ def _request_state(request: HttpRequest, livestream: Livestream):
     )
 
 
-def _can_request(request: HttpRequest, livestream: Livestream, may_view_modules: bool) -> bool:
-    membership = _membership(request)
-    return (
-        membership is not None
-        and not may_view_modules
-        and livestream.cooperations.filter(organization_id=membership.organization_id).exists()
-    )
+def _detail_context(request: HttpRequest, livestream: Livestream, answer) -> dict:
+    return {
+        "livestream": livestream,
+        "access": answer,
+        "may_view_modules": answer.modules,
+        "open_request": _request_state(request, livestream) if answer.may_request and not answer.modules else None,
+        "can_request": answer.may_request and not answer.modules,
+        "module_cards": MODULE_CARDS,
+    }
 
 
 @require_GET
 def detail(request: HttpRequest, livestream_id: int) -> HttpResponse:
-    livestream, may_view_modules = _livestream_for(request, livestream_id)
-    products, own_only = _own_products(request, livestream)
-    products = list(products)
+    livestream, answer = _livestream_for(request, livestream_id)
+    products = list(_basic_products(request, livestream, answer))
     context = {
-        "livestream": livestream,
+        **_detail_context(request, livestream, answer),
         "products": products,
-        "own_only": own_only,
+        "own_only": answer.own_products_only,
         "own_totals": _sum_products(products),
-        "may_view_modules": may_view_modules,
-        "open_request": None if may_view_modules else _request_state(request, livestream),
-        "can_request": _can_request(request, livestream, may_view_modules),
-        "module_cards": MODULE_CARDS,
     }
     return render(request, "livestreams/detail.html", context)
 
@@ -185,9 +175,11 @@ def _sum_products(products) -> dict:
 
 @require_http_methods(["GET", "POST"])
 def unlock(request: HttpRequest, livestream_id: int) -> HttpResponse:
-    """解锁更多数据: a confirm dialog (or page); only the POST of 确认 creates the request."""
-    livestream, may_view_modules = _livestream_for(request, livestream_id)
-    if not _can_request(request, livestream, may_view_modules):
+    """解锁更多数据: a confirm dialog (or page); only the POST of 确认 creates the request. The service
+    answers every case the access answer lets through (a pending request returned, an approved one
+    refused with ``already_approved``)."""
+    livestream, answer = _livestream_for(request, livestream_id)
+    if not answer.may_request:
         raise PermissionDenied
     error = None
     if request.method == "POST":
@@ -199,13 +191,7 @@ def unlock(request: HttpRequest, livestream_id: int) -> HttpResponse:
             messages.success(request, _("已提交申请，等待达人审批。"))
             if not request.htmx:
                 return redirect("livestreams:detail", livestream_id=livestream.pk)
-            context = {
-                "livestream": livestream,
-                "may_view_modules": False,
-                "open_request": _request_state(request, livestream),
-                "can_request": True,
-                "module_cards": MODULE_CARDS,
-            }
+            context = _detail_context(request, livestream, answer)
             return trigger_client_event(render(request, "livestreams/_unlock_done.html", context), "close-dialog")
     context = {"livestream": livestream, "errors": error.messages if error else []}
     if request.htmx:
@@ -284,7 +270,7 @@ def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
     An ended livestream's screen comes from the cache (see ``module_cache_key``); a live one is
     rendered on every request and poll.
     """
-    livestream, _modules = _livestream_for(request, livestream_id, modules=True)
+    livestream, _answer = _livestream_for(request, livestream_id, modules=True)
     if request.htmx and request.htmx.target == "big-screen-live":
         fresh = Livestream.objects.select_related("creator").get(pk=livestream.pk)
         response = render(request, "livestreams/big_screen.html#big-screen-live", _big_screen_context(fresh))
@@ -299,7 +285,7 @@ def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
 @require_GET
 def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """流量转化: the funnel with its conversion rates, and the traffic sources."""
-    livestream, _modules = _livestream_for(request, livestream_id, modules=True)
+    livestream, _answer = _livestream_for(request, livestream_id, modules=True)
 
     def load():
         return {"livestream": Livestream.objects.select_related("creator", "funnel", "sources").get(pk=livestream.pk)}
@@ -310,7 +296,7 @@ def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
 @require_GET
 def audience(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """用户画像: gender, age bands, top provinces and cities, new vs returning viewers."""
-    livestream, _modules = _livestream_for(request, livestream_id, modules=True)
+    livestream, _answer = _livestream_for(request, livestream_id, modules=True)
 
     def load():
         return {"livestream": Livestream.objects.select_related("creator", "audience").get(pk=livestream.pk)}

@@ -18,6 +18,7 @@ class Page:
     number: int
     per_page: int
     has_next: bool
+    param: str = "page"
 
     @property
     def has_previous(self) -> bool:
@@ -58,8 +59,13 @@ def page_number(request, param: str = "page") -> int:
     return min(max(number, 1), MAX_PAGE)
 
 
-def paginate(queryset, request, per_page: int = PER_PAGE, param: str = "page") -> Page:
+def paginate(rows, request, per_page: int = PER_PAGE, param: str = "page") -> Page:
+    """Page ``page`` (the ``param`` query parameter) of ``rows``: a QuerySet (sliced), or a function
+    ``(start, stop) -> list`` that reads those rows itself."""
     number = page_number(request, param)
     offset = (number - 1) * per_page
-    rows = list(queryset[offset : offset + per_page + 1])
-    return Page(object_list=rows[:per_page], number=number, per_page=per_page, has_next=len(rows) > per_page)
+    read = rows if callable(rows) else lambda start, stop: rows[start:stop]
+    rows = list(read(offset, offset + per_page + 1))
+    return Page(
+        object_list=rows[:per_page], number=number, per_page=per_page, has_next=len(rows) > per_page, param=param
+    )

@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from grants.access import can_view_creator_data
+from grants.access import can_view_creator_data, visible_grants
 from grants.factories import GrantFactory
 from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
 from portal.models import User
@@ -70,3 +70,13 @@ def test_access_starts_at_midnight_on_the_first_day(frozen_today):
 def test_grant_for_other_creator_does_not_open_this_one(frozen_today):
     grant = GrantFactory()
     assert not can_view_creator_data(grant.organization.main_account, CreatorFactory())
+
+
+def test_visible_grants_creator_and_main_account_only(frozen_today):
+    grant = GrantFactory()
+    other = GrantFactory()
+    assert list(visible_grants(grant.creator.user)) == [grant]
+    assert list(visible_grants(grant.organization.main_account)) == [grant]
+    assert list(visible_grants(SubAccountFactory(organization=grant.organization))) == []
+    assert grant not in visible_grants(other.creator.user)
+    assert list(visible_grants(AnonymousUser())) == []

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from grants import services
 from grants.access import can_view_livestream_modules, livestream_access
 from grants.factories import GrantFactory
-from grants.models import LivestreamAccessEvent, LivestreamAccessRequest, RequestStatus
+from grants.models import Grant, LivestreamAccessEvent, LivestreamAccessRequest, RequestStatus
 from livestreams.factories import LivestreamFactory
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
 from portal.models import User
@@ -119,11 +119,23 @@ def fresh(user):
     return User.objects.get(pk=user.pk)
 
 
+def seen(user, stream) -> tuple[bool, bool]:
+    answer = livestream_access(user, stream)
+    return answer.detail, answer.modules
+
+
 def test_module_access_follows_approval_and_revoke_at_once(world, django_assert_max_num_queries):
     stream, staff, main = world["stream"], world["staff"], world["shop"].main_account
     for user in (staff, main):
         assert not can_view_livestream_modules(fresh(user), stream)
-        assert livestream_access(fresh(user), stream) == (True, False)
+        answer = livestream_access(fresh(user), stream)
+        assert (answer.detail, answer.modules, answer.may_request, answer.own_products_only) == (
+            True,
+            False,
+            True,
+            True,
+        )
+        assert answer.authority is None
     request = services.request_livestream_access(livestream=stream, actor=staff)
     assert not can_view_livestream_modules(fresh(staff), stream)
     services.approve_livestream_request(request=request, actor=world["creator"].user)
@@ -132,7 +144,10 @@ def test_module_access_follows_approval_and_revoke_at_once(world, django_assert_
         with django_assert_max_num_queries(1):
             assert can_view_livestream_modules(loaded, stream)
         with django_assert_max_num_queries(1):
-            assert livestream_access(user, stream) == (True, True)
+            answer = livestream_access(user, stream)
+        assert (answer.detail, answer.modules, answer.own_products_only) == (True, True, True)
+        assert isinstance(answer.authority, LivestreamAccessRequest)
+        assert answer.authority.pk == request.pk
     services.revoke_livestream_access(request=request, actor=world["creator"].user)
     for user in (staff, main):
         assert not can_view_livestream_modules(fresh(user), stream)
@@ -146,18 +161,24 @@ def test_creator_sees_modules_of_own_livestreams_only(world, django_assert_max_n
         assert can_view_livestream_modules(world["creator"].user, world["stream"])
     other = LivestreamFactory(minutes=0)
     assert not can_view_livestream_modules(creator_user, other)
-    assert livestream_access(creator_user, other) == (False, False)
+    assert seen(creator_user, other) == (False, False)
+    own = livestream_access(creator_user, world["stream"])
+    assert (own.owner, own.own_products_only, own.may_request, own.authority) == (True, False, False, None)
 
 
 def test_main_account_with_active_full_grant_sees_all_modules_of_the_creator(world):
     agency = AgencyFactory()
     not_cooperating = LivestreamFactory(creator=world["creator"], cooperating=[world["shop"]], minutes=0)
-    GrantFactory(creator=world["creator"], organization=agency)
+    grant = GrantFactory(creator=world["creator"], organization=agency)
     assert can_view_livestream_modules(fresh(agency.main_account), not_cooperating)
-    assert livestream_access(fresh(agency.main_account), not_cooperating) == (True, True)
+    answer = livestream_access(fresh(agency.main_account), not_cooperating)
+    # Through the grant, not a cooperation: the whole livestream, nothing to request.
+    assert (answer.detail, answer.modules, answer.may_request, answer.own_products_only) == (True, True, False, False)
+    assert isinstance(answer.authority, Grant)
+    assert answer.authority.pk == grant.pk
     agency_staff = SubAccountFactory(organization=agency)
     assert not can_view_livestream_modules(fresh(agency_staff), not_cooperating)
-    assert livestream_access(fresh(agency_staff), not_cooperating) == (False, False)
+    assert seen(fresh(agency_staff), not_cooperating) == (False, False)
 
 
 @pytest.mark.parametrize("traits", [{"expired": True}, {"scheduled": True}, {"revoked": True}])

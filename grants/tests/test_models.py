@@ -157,14 +157,3 @@ def test_history_is_immutable(frozen_today):
     with pytest.raises(PermissionError):
         GrantEvent.objects.all().delete()
     assert GrantEvent.objects.get().operation == GrantEvent.Operation.AUTHORIZE
-
-
-def test_visible_to(frozen_today):
-    from portal.factories import SubAccountFactory
-
-    grant = GrantFactory()
-    other = GrantFactory()
-    assert list(Grant.objects.visible_to(grant.creator.user)) == [grant]
-    assert list(Grant.objects.visible_to(grant.organization.main_account)) == [grant]
-    assert list(Grant.objects.visible_to(SubAccountFactory(organization=grant.organization))) == []
-    assert grant not in Grant.objects.visible_to(other.creator.user)

@@ -163,7 +163,11 @@ def test_sub_account_sees_modules_after_approval_and_loses_them_at_once(client, 
     services.approve_livestream_request(request=access_request, actor=world["creator"].user)
     for name in MODULES:
         assert client.get(url(name, stream)).status_code == 200
-    assert client.post(url("livestreams:unlock", stream)).status_code == 403  # nothing to unlock
+    # Nothing to unlock: the service's own refusal, with its message, and no second request.
+    refused = client.post(url("livestreams:unlock", stream))
+    assert refused.status_code == 422
+    assert "该直播间数据已授权，无需再次申请。" in refused.content.decode()
+    assert LivestreamAccessRequest.objects.count() == 1
     services.revoke_livestream_access(request=access_request, actor=world["creator"].user)
     for name in MODULES:
         assert client.get(url(name, stream)).status_code == 403

@@ -45,3 +45,9 @@ def query(context, **changes):
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, page, number):
+    """``query`` with the page's own parameter (``Page.param``) set to ``number``."""
+    return query(context, **{page.param: number})

@@ -87,9 +87,12 @@ EXPECTED = {
         per_role(owner=200, other_creator=404, main_with_access=200, sub_with_access=200, main_without_access=200),
         same(405),
     ),
+    # The sub-account's organization has an approved request: the dialog opens, and its POST is the
+    # service's already_approved refusal (422, with the message), not a bare 403. Its main account
+    # sees the modules through its full-data grant: nothing to request.
     "livestreams:unlock": (
-        per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=200),
-        per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=302),
+        per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=200, main_without_access=200),
+        per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=422, main_without_access=302),
     ),
     "livestreams:big_screen": (per_role(**MODULES), same(405)),
     "livestreams:traffic": (per_role(**MODULES), same(405)),
