@@ -37,6 +37,7 @@ lint: $(VENV)/.dev-installed
 ## make messages: re-extract and compile translations (needs gettext; the .mo files are committed)
 messages: $(VENV)/.dev-installed
 	$(BIN)/python manage.py makemessages -l en -l zh_Hans --ignore=.venv --ignore=staticfiles --no-obsolete --no-location
+	for po in locale/*/LC_MESSAGES/django.po; do msgcat --sort-output --no-wrap -o $$po $$po; done
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 $(VENV)/.load-installed: requirements.txt requirements-load.txt | $(BIN)/python
