@@ -39,8 +39,7 @@ MIN_SCALE = 0.6
 
 def _finish(chart, id: str, dark: bool, prefix: str) -> dict:
     chart.id = str(id) if id else charts.new_chart_id(prefix)
-    box_width = getattr(chart, "width", None) or chart.size
-    return {"chart": chart, "dark": bool(dark), "min_width": round(float(box_width) * MIN_SCALE)}
+    return {"chart": chart, "dark": bool(dark), "min_width": round(float(chart.width) * MIN_SCALE)}
 
 
 def _size(value) -> float:

@@ -1,0 +1,1 @@
+"""Chart geometry (livestreams/charts/) and the SVG templates behind ``{% load charts %}``."""
