@@ -1,8 +1,14 @@
-"""A plain-Python model of SPEC §4–§5, written from the SPEC (not from the code).
+"""A plain-Python model of SPEC §4–§6, written from the SPEC (not from the code).
 
 No Django in here: parties are named by strings, grants and requests by the ids the database gave
-them, and the clock is an aware datetime. The state machine in ``test_state_machine.py`` runs the
-real services and asks this model what they should have done.
+them, and the clock is an aware datetime. Two kinds of test ask it what the portal should have done:
+
+- the state machine in ``test_state_machine.py`` runs the real services and compares them with
+  ``SpecModel`` (the state: grants, requests, the clock);
+- the bad-input tests in ``tests/security/bad_input/`` post forms and parameters and compare the
+  answers with the rules below, which are plain functions of their inputs (``parse_date``,
+  ``grant_date``, ``period_refusal``, ``range_refusal``, the guards of each operation), the same
+  functions ``SpecModel`` applies.
 
 Where the SPEC does not say which of two broken rules is reported first, the model follows the
 order of the code; each such place says so.
@@ -92,6 +98,166 @@ class Done:
 Outcome = Forbidden | Refused | Done
 
 
+# --- the rules, as functions of their inputs ----------------------------------------------------
+
+
+def day_of(now: datetime.datetime) -> datetime.date:
+    """SPEC §4: "today" is the current date in the platform's timezone."""
+    return now.astimezone(PLATFORM_TZ).date()
+
+
+def grant_status(*, starts_on: datetime.date, ends_on: datetime.date, revoked: bool, today: datetime.date) -> str:
+    """SPEC §4, "Status of a grant, on a given day"."""
+    if revoked:
+        return REVOKED
+    if starts_on > today:
+        return SCHEDULED
+    if ends_on < today:
+        return EXPIRED
+    return ACTIVE  # starts_on <= today <= ends_on, both inclusive
+
+
+# "Allowed on" of the four operations.
+REVOCABLE = RENEWABLE_EARLY = (SCHEDULED, ACTIVE)
+RENEWABLE = (EXPIRED,)
+
+
+def period_refusal(starts_on: datetime.date, ends_on: datetime.date, *, today: datetime.date) -> Refused | None:
+    """The rules of a new period (authorize, renew): ``starts_on`` >= today; ``ends_on`` >= ``starts_on``."""
+    # Both rules broken at once: the SPEC does not say which is named; the code checks the start
+    # first, and so does the model.
+    if starts_on < today:
+        return Refused("starts_in_past")
+    if ends_on < starts_on:
+        return Refused("ends_before_start")
+    return None
+
+
+def authorize_refusal(
+    pair_statuses: list[str], *, starts_on: datetime.date, ends_on: datetime.date, today: datetime.date
+) -> Refused | None:
+    """Authorize, given the statuses of the creator's grants to the organization so far."""
+    # "Allowed on" is checked before the rules of the inputs (the SPEC's table does not order
+    # them; the code does it this way).
+    if any(status != REVOKED for status in pair_statuses):
+        return Refused("already_granted")
+    return period_refusal(starts_on, ends_on, today=today)
+
+
+def revoke_refusal(status: str) -> Refused | None:
+    return None if status in REVOCABLE else Refused("not_revocable")
+
+
+def renew_early_refusal(status: str, *, current_ends_on: datetime.date, ends_on: datetime.date) -> Refused | None:
+    if status not in RENEWABLE_EARLY:
+        return Refused("not_renewable_early")
+    if ends_on <= current_ends_on:
+        return Refused("end_not_later")
+    return None
+
+
+def renew_refusal(
+    status: str, *, starts_on: datetime.date, ends_on: datetime.date, today: datetime.date
+) -> Refused | None:
+    if status not in RENEWABLE:
+        return Refused("not_expired")
+    return period_refusal(starts_on, ends_on, today=today)
+
+
+def may_view_creator_data(*, is_the_creator: bool, main_account: bool, pair_statuses: list[str]) -> bool:
+    """SPEC §3/§4: the creator themself; the main account of an organization whose full-data grant
+    from the creator is active today (``pair_statuses``: the statuses of that pair's grants).
+    Sub-accounts never. The perspective switch (§3) offers exactly these creators."""
+    return is_the_creator or (main_account and ACTIVE in pair_statuses)
+
+
+# A request is open while pending or approved: a new one is refused (approved) or returns the
+# pending one; after a decline or a revoke the organization may request again (SPEC §5).
+OPEN_REQUEST = (PENDING, APPROVED)
+
+
+def request_refusal(open_status: str | None) -> Refused | None:
+    """A new livestream request, given the status of the organization's open request (None: none)."""
+    return Refused("already_approved") if open_status == APPROVED else None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A creator's decision on a livestream request (SPEC §5): allowed from one status only."""
+
+    from_status: str
+    to_status: str
+    code: str  # the refusal from any other status
+    event: str
+
+
+DECISIONS = {
+    "approve": Decision(PENDING, APPROVED, "not_pending", "approve"),
+    "decline": Decision(PENDING, DECLINED, "not_pending", "decline"),
+    "revoke": Decision(APPROVED, REVOKED, "not_approved", "revoke"),
+}
+
+
+def decision_refusal(action: str, status: str) -> Refused | None:
+    decision = DECISIONS[action]
+    return None if status == decision.from_status else Refused(decision.code)
+
+
+# --- typed input: dates and the date range of the data pages ------------------------------------
+# Dates are typed as YYYY-MM-DD (what the date pickers send). The calendar bounds are not in the
+# SPEC's text but are the project's documented rules (docs/reliability.md, "bad input"): a grant's
+# dates are this century's, and a custom data range (SPEC §6) lies in 2000-01-01 … 2100-12-31 and is
+# at most 366 days long. The codes are the ones the forms give.
+
+EARLIEST_DAY = datetime.date(2000, 1, 1)
+LATEST_DAY = datetime.date(2100, 12, 31)
+RANGE_PRESETS = ("7", "30", "90")  # SPEC §6: last 7 / 30 / 90 days
+MAX_RANGE_DAYS = 366
+
+
+def parse_date(value: str | None) -> datetime.date | Refused:
+    """A typed date: YYYY-MM-DD, surrounding blanks ignored; ``None`` is a field left out."""
+    if value is None or value == "":
+        return Refused("required")
+    try:
+        return datetime.datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        return Refused("invalid")
+
+
+def grant_date(value: str | None) -> datetime.date | Refused:
+    """A date of a grant's form (``starts_on``, ``ends_on``): a date no later than ``LATEST_DAY``."""
+    parsed = parse_date(value)
+    if isinstance(parsed, datetime.date) and parsed > LATEST_DAY:
+        return Refused("max_value")
+    return parsed
+
+
+def range_refusal(*, preset: str | None, start: str | None, end: str | None) -> Refused | None:
+    """SPEC §6: the data range asked for by a page's parameters (``None``: left out), refused with
+    the first broken rule; a refused range shows the default one and says why."""
+    if preset not in (None, "", *RANGE_PRESETS):
+        return Refused("invalid_choice")
+    days = []
+    for value in (start, end):
+        parsed = None if value in (None, "") else parse_date(value)
+        if isinstance(parsed, Refused):
+            return parsed
+        days.append(parsed)
+    first, last = days
+    if first is None and last is None:
+        return None  # a preset, or the default
+    if first is None or last is None:
+        return Refused("incomplete")
+    if last < first:
+        return Refused("end_before_start")
+    if first < EARLIEST_DAY or last > LATEST_DAY:
+        return Refused("out_of_bounds")
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
+        return Refused("too_long")
+    return None
+
+
 # --- the state --------------------------------------------------------------------------------
 
 
@@ -105,13 +271,7 @@ class GrantRow:
     revoked: bool = False
 
     def status(self, today: datetime.date) -> str:
-        if self.revoked:
-            return REVOKED
-        if self.starts_on > today:
-            return SCHEDULED
-        if self.ends_on < today:
-            return EXPIRED
-        return ACTIVE  # starts_on <= today <= ends_on, both inclusive
+        return grant_status(starts_on=self.starts_on, ends_on=self.ends_on, revoked=self.revoked, today=today)
 
 
 @dataclass
@@ -132,7 +292,7 @@ class SpecModel:
     # --- the clock ----------------------------------------------------------------------------
     @property
     def today(self) -> datetime.date:
-        return self.now.astimezone(PLATFORM_TZ).date()
+        return day_of(self.now)
 
     def move_to(self, now: datetime.datetime) -> None:
         assert now >= self.now, "the clock only moves forward"
@@ -143,13 +303,13 @@ class SpecModel:
         return self.grants[grant_id].status(self.today)
 
     def may_revoke(self, grant_id: int) -> bool:
-        return self.status(grant_id) in (SCHEDULED, ACTIVE)
+        return self.status(grant_id) in REVOCABLE
 
     def may_renew_early(self, grant_id: int) -> bool:
-        return self.status(grant_id) in (SCHEDULED, ACTIVE)
+        return self.status(grant_id) in RENEWABLE_EARLY
 
     def may_renew(self, grant_id: int) -> bool:
-        return self.status(grant_id) == EXPIRED
+        return self.status(grant_id) in RENEWABLE
 
     def days_left(self, grant_id: int) -> int:
         """SPEC §4 Lists: the days of access that remain, today included; 0 once expired (or revoked)."""
@@ -172,19 +332,21 @@ class SpecModel:
             counts[self.status(grant_id)] += 1
         return {"all": len(self.grants), **counts}
 
-    def _active_grant(self, creator: str, organization: str) -> bool:
-        return any(
-            g.creator == creator and g.organization == organization and g.status(self.today) == ACTIVE
+    def _pair_statuses(self, creator: str, organization: str | None) -> list[str]:
+        """The statuses today of the creator's grants to the organization, oldest first."""
+        return [
+            g.status(self.today)
             for g in self.grants.values()
-        )
+            if g.creator == creator and g.organization == organization
+        ]
 
     def can_view_creator_data(self, user: str, creator: str) -> bool:
-        """SPEC §3/§4: the creator themself; the main account of an organization whose full-data
-        grant from the creator is active today. Sub-accounts never."""
         person = self.cast.users[user]
-        if person.creator == creator:
-            return True
-        return person.main and self._active_grant(creator, person.organization)
+        return may_view_creator_data(
+            is_the_creator=person.creator == creator,
+            main_account=person.main,
+            pair_statuses=self._pair_statuses(creator, person.organization),
+        )
 
     def can_view_livestream_modules(self, user: str, livestream: str) -> bool:
         """SPEC §5: the creator; every member (main and sub) of an organization whose request was
@@ -201,20 +363,15 @@ class SpecModel:
             for r in self.requests.values()
         ):
             return True
-        return person.main and self._active_grant(stream.creator, person.organization)
+        return may_view_creator_data(
+            is_the_creator=False,
+            main_account=person.main,
+            pair_statuses=self._pair_statuses(stream.creator, person.organization),
+        )
 
     # --- full-data grants (SPEC §4, "The four operations") ---------------------------------------
     def _is_owner(self, actor: str, creator: str) -> bool:
         return self.cast.users[actor].creator == creator
-
-    def _period_refusal(self, starts_on: datetime.date, ends_on: datetime.date) -> Refused | None:
-        # Both rules broken at once: the SPEC does not say which is named; the code checks the start
-        # first, and so does the model.
-        if starts_on < self.today:
-            return Refused("starts_in_past")
-        if ends_on < starts_on:
-            return Refused("ends_before_start")
-        return None
 
     def authorize(
         self, *, actor: str, creator: str, organization: str, starts_on: datetime.date, ends_on: datetime.date
@@ -223,14 +380,8 @@ class SpecModel:
         # state (the SPEC does not order the two; the code checks the actor first).
         if not self._is_owner(actor, creator):
             return Forbidden()
-        # "Allowed on" is checked before the rules of the inputs (the SPEC's table does not order
-        # them; the code does it this way).
-        if any(
-            g.creator == creator and g.organization == organization and g.status(self.today) != REVOKED
-            for g in self.grants.values()
-        ):
-            return Refused("already_granted")
-        if refusal := self._period_refusal(starts_on, ends_on):
+        statuses = self._pair_statuses(creator, organization)
+        if refusal := authorize_refusal(statuses, starts_on=starts_on, ends_on=ends_on, today=self.today):
             return refusal
 
         def apply(grant_id: int) -> None:
@@ -242,8 +393,8 @@ class SpecModel:
         grant = self.grants[grant_id]
         if not self._is_owner(actor, grant.creator):
             return Forbidden()
-        if not self.may_revoke(grant_id):
-            return Refused("not_revocable")
+        if refusal := revoke_refusal(self.status(grant_id)):
+            return refusal
 
         def apply(_: int) -> None:
             grant.revoked = True
@@ -254,10 +405,8 @@ class SpecModel:
         grant = self.grants[grant_id]
         if not self._is_owner(actor, grant.creator):
             return Forbidden()
-        if not self.may_renew_early(grant_id):
-            return Refused("not_renewable_early")
-        if ends_on <= grant.ends_on:
-            return Refused("end_not_later")
+        if refusal := renew_early_refusal(self.status(grant_id), current_ends_on=grant.ends_on, ends_on=ends_on):
+            return refusal
 
         def apply(_: int) -> None:
             grant.ends_on = ends_on  # starts_on unchanged
@@ -268,9 +417,7 @@ class SpecModel:
         grant = self.grants[grant_id]
         if not self._is_owner(actor, grant.creator):
             return Forbidden()
-        if not self.may_renew(grant_id):
-            return Refused("not_expired")
-        if refusal := self._period_refusal(starts_on, ends_on):
+        if refusal := renew_refusal(self.status(grant_id), starts_on=starts_on, ends_on=ends_on, today=self.today):
             return refusal
 
         def apply(_: int) -> None:
@@ -281,9 +428,8 @@ class SpecModel:
     # --- single-livestream requests (SPEC §5) ---------------------------------------------------
     def _open_request(self, livestream: str, organization: str) -> RequestRow | None:
         for request in self.requests.values():
-            if (request.livestream, request.organization) == (livestream, organization) and request.status in (
-                PENDING,
-                APPROVED,
+            if (request.livestream, request.organization) == (livestream, organization) and (
+                request.status in OPEN_REQUEST
             ):
                 return request
         return None
@@ -294,8 +440,8 @@ class SpecModel:
         if organization is None or organization not in self.cast.livestreams[livestream].cooperating:
             return Forbidden()
         existing = self._open_request(livestream, organization)
-        if existing is not None and existing.status == APPROVED:
-            return Refused("already_approved")
+        if refusal := request_refusal(existing.status if existing is not None else None):
+            return refusal
         if existing is not None:  # pending: it is returned, nothing new is written
             return Done(None, lambda _: None, returns=existing.id)
 
@@ -304,31 +450,25 @@ class SpecModel:
 
         return Done("request", apply, new_row=True)
 
-    def _decide(self, actor: str, request_id: int, *, from_status: str, to_status: str, code: str, event: str):
+    def _decide(self, action: str, *, actor: str, request_id: int) -> Outcome:
         request = self.requests[request_id]
         # Only the livestream's creator decides (SPEC §5 "Creator: ..."); the actor is checked first
         # (the SPEC does not order the two; the code does it this way).
         if self.cast.users[actor].creator != self.cast.livestreams[request.livestream].creator:
             return Forbidden()
-        if request.status != from_status:
-            return Refused(code)
+        if refusal := decision_refusal(action, request.status):
+            return refusal
 
         def apply(_: int) -> None:
-            request.status = to_status
+            request.status = DECISIONS[action].to_status
 
-        return Done(event, apply)
+        return Done(DECISIONS[action].event, apply)
 
     def approve(self, *, actor: str, request_id: int) -> Outcome:
-        return self._decide(
-            actor, request_id, from_status=PENDING, to_status=APPROVED, code="not_pending", event="approve"
-        )
+        return self._decide("approve", actor=actor, request_id=request_id)
 
     def decline(self, *, actor: str, request_id: int) -> Outcome:
-        return self._decide(
-            actor, request_id, from_status=PENDING, to_status=DECLINED, code="not_pending", event="decline"
-        )
+        return self._decide("decline", actor=actor, request_id=request_id)
 
     def revoke_access(self, *, actor: str, request_id: int) -> Outcome:
-        return self._decide(
-            actor, request_id, from_status=APPROVED, to_status=REVOKED, code="not_approved", event="revoke"
-        )
+        return self._decide("revoke", actor=actor, request_id=request_id)

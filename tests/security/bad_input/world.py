@@ -1,0 +1,63 @@
+"""The world every bad-input test posts into: its parties, grants in every status, livestreams and requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grants import services
+from grants.factories import GrantFactory
+from grants.models import Grant, LivestreamAccessRequest
+from livestreams.factories import LivestreamFactory
+from livestreams.models import Livestream
+from portal.factories import DEMO_PASSWORD, AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
+from portal.models import Creator, Organization
+
+
+@dataclass
+class World:
+    alice: Creator  # the acting creator
+    bob: Creator  # another creator
+    carol: Creator  # a creator who granted nobody
+    shop: Organization  # holds alice's active grant; main account + sub-account
+    staff: object  # shop's sub-account
+    grants: dict[str, Grant]  # alice's grants by status, plus "foreign" (bob's)
+    free_orgs: list[Organization]  # never granted by alice
+    streams: dict[str, Livestream]
+    requests: dict[str, LivestreamAccessRequest]
+
+    @property
+    def main(self):
+        return self.shop.main_account
+
+
+def build_world() -> World:
+    alice = CreatorFactory(name="甲达人", user=UserFactory(username="alice", password=DEMO_PASSWORD))
+    bob, carol = CreatorFactory(name="乙达人"), CreatorFactory(name="丙达人")
+    shop = ShopFactory(name="一号店")
+    staff = SubAccountFactory(organization=shop)
+    scheduled_org, expired_org, revoked_org = ShopFactory(), ShopFactory(), AgencyFactory()
+    free_orgs = [ShopFactory(name="未授权店"), AgencyFactory(name="未授权机构")]
+    grants = {
+        "active": GrantFactory(creator=alice, organization=shop),
+        "scheduled": GrantFactory(creator=alice, organization=scheduled_org, scheduled=True),
+        "expired": GrantFactory(creator=alice, organization=expired_org, expired=True),
+        "revoked": GrantFactory(creator=alice, organization=revoked_org, revoked=True),
+        "foreign": GrantFactory(creator=bob, organization=shop),  # another creator's grant
+    }
+    other_shop = ShopFactory()
+    streams = {
+        "free": LivestreamFactory(creator=alice, cooperating=[shop, other_shop], minutes=3),
+        "pending": LivestreamFactory(creator=alice, cooperating=[shop], minutes=3),
+        "approved": LivestreamFactory(creator=alice, cooperating=[shop], minutes=3),
+        "declined": LivestreamFactory(creator=alice, cooperating=[shop], minutes=3),
+        "not_cooperated": LivestreamFactory(creator=alice, cooperating=[other_shop], minutes=3),
+        "foreign": LivestreamFactory(creator=bob, cooperating=[shop], minutes=3),
+    }
+    requests = {}
+    for name in ("pending", "approved", "declined", "foreign"):
+        requests[name] = services.request_livestream_access(livestream=streams[name], actor=staff)
+    services.approve_livestream_request(request=requests["approved"], actor=alice.user)
+    services.decline_livestream_request(request=requests["declined"], actor=alice.user)
+    for access_request in requests.values():
+        access_request.refresh_from_db()
+    return World(alice, bob, carol, shop, staff, grants, free_orgs, streams, requests)
