@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from grants.perspective import creator_data_view
 from portal.pagination import paginate
 
+from . import speedups
 from .models import SORT_KEYS, Livestream, ProductSale
 from .ranges import PRESETS, parse_range
 
@@ -60,8 +61,7 @@ def overview(request: HttpRequest, creator) -> HttpResponse:
     """KPIs with the change against the previous period, a daily trend, top products and shops."""
     context = _range_context(request, creator)
     date_range = context["range"]
-    livestreams = Livestream.objects.for_creator(creator)
-    current, previous = livestreams.totals_with_previous(date_range.start, date_range.end)
+    current, previous = speedups.creator_totals_with_previous(creator, date_range.start, date_range.end)
     context.update(
         kpis=[
             {
@@ -74,7 +74,7 @@ def overview(request: HttpRequest, creator) -> HttpResponse:
             }
             for key, label, fmt in KPIS
         ],  # fmt: skip
-        daily=livestreams.daily(date_range.start, date_range.end),
+        daily=speedups.creator_daily(creator, date_range.start, date_range.end),
         top_products=ProductSale.objects.top_products(creator, date_range.start, date_range.end),
         top_shops=ProductSale.objects.top_organizations(creator, date_range.start, date_range.end),
     )
