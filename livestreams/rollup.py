@@ -100,13 +100,16 @@ def _refresh_sql(connection, keys: list[Key]) -> None:
             f"ON CONFLICT (creator_id, day) DO UPDATE SET {names[0]} = {day_table}.{names[0]}",
             arrays,
         )
+        # Each key's sums by a LATERAL aggregate: an index range scan of (creator, started_at) per
+        # key, whatever the number of keys (a join on the creator alone, which the planner chose
+        # for thousands of keys, compared a busy creator's every livestream with every one of its days).
         cursor.execute(
             f"UPDATE {day_table} AS d SET {', '.join(f'{name} = s.{name}' for name in names)} "  # noqa: S608
-            f"FROM (SELECT k.creator_id, k.day, {_sql_sums(connection, 'l')} "
-            f"FROM ({keyed}) AS k LEFT JOIN {stream_table} AS l ON l.creator_id = k.creator_id "
+            f"FROM ({keyed}) AS k CROSS JOIN LATERAL (SELECT {_sql_sums(connection, 'l')} "
+            f"FROM {stream_table} AS l WHERE l.creator_id = k.creator_id "
             "AND l.started_at >= (k.day::timestamp AT TIME ZONE %s) "
-            "AND l.started_at < ((k.day + 1)::timestamp AT TIME ZONE %s) "
-            "GROUP BY k.creator_id, k.day) AS s WHERE d.creator_id = s.creator_id AND d.day = s.day",
+            "AND l.started_at < ((k.day + 1)::timestamp AT TIME ZONE %s)) AS s "
+            "WHERE d.creator_id = k.creator_id AND d.day = k.day",
             [*arrays, zone, zone],
         )
         cursor.execute(
