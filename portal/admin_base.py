@@ -4,9 +4,8 @@ added, changed or deleted from the admin (``grants.admin``, ``livestreams.admin`
 from django.contrib import admin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A model admin that shows rows (lists, search, filters, the change page as a view page) and
-    never adds, changes or deletes them."""
+class ReadOnly:
+    """Mixed into a model admin or an inline: no adding, changing or deleting, whoever asks."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -18,7 +17,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline:
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    """A model admin that shows rows (lists, search, filters, the change page as a view page) and
+    never adds, changes or deletes them."""
+
+
+class ReadOnlyInline(ReadOnly):
     """Mixed into a ``TabularInline``/``StackedInline``: shows the related rows, never edits them."""
 
     extra = 0
@@ -26,12 +30,3 @@ class ReadOnlyInline:
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -13,13 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncDate
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from livestreams import speedups, writes
-from livestreams.models import CreatorDay, Livestream
+from livestreams.models import Livestream
+from livestreams.tests.test_rollup import direct, rolled_up
 from portal.factories import CreatorFactory, ShopFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.equivalence]
@@ -131,26 +130,6 @@ def apply(operation, creators, shops):
                 )  # fmt: skip
             ]
         )
-
-
-def direct() -> dict:
-    """The roll-up as it should be: the livestreams grouped by creator and start day (Shanghai)."""
-    rows = (
-        Livestream.objects.annotate(day=TruncDate("started_at", tzinfo=SHANGHAI))
-        .order_by()
-        .values("creator_id", "day")
-        .annotate(n=Count("pk"), gmv=Sum("gmv"), orders=Sum("orders"), units=Sum("units"), viewers=Sum("viewers"))
-    )
-    return {
-        (r["creator_id"], r["day"]): (r["n"], Decimal(r["gmv"]), r["orders"], r["units"], r["viewers"]) for r in rows
-    }
-
-
-def rolled_up() -> dict:
-    return {
-        (r.creator_id, r.day): (r.livestreams, Decimal(r.gmv), r.orders, r.units, r.viewers)
-        for r in CreatorDay.objects.all()
-    }
 
 
 def in_python(creator, start, end) -> tuple[dict, list]:
