@@ -37,7 +37,6 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import connection, transaction
@@ -54,6 +53,7 @@ from livestreams.models import (
     ProductSale,
     TrafficSources,
 )
+from livestreams.rollup import rebuild_creator_days, refresh_creator_days, stale_creator_days
 from portal.models import Creator, Membership, Organization, User
 
 VERSION = 1
@@ -609,43 +609,6 @@ EXPECTED = {
 }
 
 
-# The creator roll-up (livestreams.CreatorDay) as refresh_creator_days() would write it, from the
-# livestreams in one statement: one row per creator and start day (the platform's calendar).
-def _creator_days_sql() -> str:
-    table = {model: connection.ops.quote_name(model._meta.db_table) for model in (Livestream, CreatorDay)}
-    day = "(started_at AT TIME ZONE %s)::date"
-    return (
-        f"SELECT creator_id, {day} AS day, count(*), sum(gmv), sum(orders), sum(units), sum(viewers) "
-        f"FROM {table[Livestream]} GROUP BY 1, 2"
-    )
-
-
-def fill_creator_days() -> int:
-    """(Re)fill the creator roll-up from the livestreams: one ``INSERT … SELECT … GROUP BY``."""
-    table = connection.ops.quote_name(CreatorDay._meta.db_table)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-        cursor.execute(
-            f"INSERT INTO {table} (creator_id, day, livestreams, gmv, orders, units, viewers) " + _creator_days_sql(),  # noqa: S608
-            [settings.TIME_ZONE],
-        )
-        return cursor.rowcount
-
-
-def creator_days_consistent() -> bool:
-    """Whether the roll-up holds exactly what the livestreams sum to (a data set built before the
-    roll-up existed, or changed by hand, does not)."""
-    table = connection.ops.quote_name(CreatorDay._meta.db_table)
-    stored = f"SELECT creator_id, day, livestreams, gmv, orders, units, viewers FROM {table}"  # noqa: S608
-    expected = _creator_days_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT EXISTS ({expected} EXCEPT {stored}) OR EXISTS ({stored} EXCEPT {expected})",
-            [settings.TIME_ZONE, settings.TIME_ZONE],
-        )
-        return not cursor.fetchone()[0]
-
-
 def ensure(rebuild: bool = False) -> dict:
     """Reuse the data set when it is complete and of this version; else build it from empty."""
     found = None if rebuild else marker()
@@ -653,8 +616,11 @@ def ensure(rebuild: bool = False) -> dict:
         age = (timezone.localdate() - found["built_on"]).days
         if age > 14:
             redate(age)
-        if not creator_days_consistent():
-            log(f"data set: filling the creator roll-up ({fill_creator_days():,} rows) …")
+        stale = stale_creator_days()
+        if stale:
+            # A data set built before the roll-up existed, or changed by hand.
+            log(f"data set: refreshing {len(stale):,} rows of the creator roll-up …")
+            refresh_creator_days(stale)
             with connection.cursor() as cursor:
                 cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(CreatorDay._meta.db_table)}")
         log(f"data set: reused (built on {found['built_on']}, in {found['seconds']:.0f}s)")
@@ -688,7 +654,8 @@ def build() -> dict:
         parties = build_parties(rng, cal)
         counts.update(build_grants(rng, cal))
         counts.update(build_livestreams(rng, cal, parties))
-        counts["creator_days"] = fill_creator_days()
+        # The roll-up, as its one writer computes it (the COPYs above went around the writers).
+        counts["creator_days"] = rebuild_creator_days()
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(no_style(), list(TABLES)):
                 cursor.execute(sql)

@@ -617,9 +617,11 @@ def _import_file(path: Path) -> int:
 
 
 def _delete_imported() -> None:
+    from livestreams import writes
     from livestreams.models import Livestream
 
-    Livestream.objects.filter(external_id__startswith="bench-import-").delete()
+    imported = Livestream.objects.filter(external_id__startswith="bench-import-")
+    writes.delete_livestreams(ids=imported.values_list("pk", flat=True))
 
 
 def measure_import(quick: bool, workdir: str) -> dict:

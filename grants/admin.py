@@ -7,18 +7,9 @@ owning creator may act, so the admin shows grants but does not edit them.
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from portal.admin_base import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import Grant, GrantEvent, GrantStatus, LivestreamAccessEvent, LivestreamAccessRequest, status_q, today
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -36,10 +27,8 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-class GrantEventInline(admin.TabularInline):
+class GrantEventInline(ReadOnlyInline, admin.TabularInline):
     model = GrantEvent
-    extra = 0
-    can_delete = False
     fields = (
         "at",
         "operation",
@@ -50,13 +39,6 @@ class GrantEventInline(admin.TabularInline):
         "ends_after",
         "renewal_starts_on",
     )
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Grant)
@@ -95,18 +77,9 @@ class GrantEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
-class LivestreamAccessEventInline(admin.TabularInline):
+class LivestreamAccessEventInline(ReadOnlyInline, admin.TabularInline):
     model = LivestreamAccessEvent
-    extra = 0
-    can_delete = False
     fields = ("at", "operation", "actor")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LivestreamAccessRequest)

@@ -415,10 +415,11 @@ class LivestreamAccessRequest(models.Model):
     livestream = models.ForeignKey(
         "livestreams.Livestream", on_delete=models.PROTECT, related_name="access_requests", verbose_name=_("直播")
     )
-    # The livestream's creator, copied: set from the livestream when the request is made, and moved
-    # with the livestream when its creator changes (``grants.services.sync_request_creators``,
-    # called by every write of a livestream's creator). The creator's lists filter on it; the two
-    # indexes below lead with it, so it needs none of its own.
+    # The livestream's creator, copied: set from the livestream by the service that makes the request
+    # (``request_livestream_access``), and moved with the livestream by the writers that move it
+    # to another creator (``livestreams.writes``, through ``grants.services.sync_request_creators``).
+    # The creator's lists filter on it (a join through the livestream measured 2-8 × slower:
+    # docs/performance.md, item 19); the two indexes below lead with it, so it needs none of its own.
     creator = models.ForeignKey(
         "portal.Creator", on_delete=models.PROTECT, related_name="+", editable=False, db_index=False,
         verbose_name=_("达人"),
@@ -471,13 +472,6 @@ class LivestreamAccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization} → {self.livestream_id} ({self.get_status_display()})"
-
-    def save(self, *args, **kwargs) -> None:
-        if self._state.adding and self.livestream_id is not None:
-            self.creator_id = self.livestream.creator_id  # always the livestream's, never a caller's
-        super().save(*args, **kwargs)
-
-    save.alters_data = True
 
     @property
     def is_pending(self) -> bool:

@@ -9,11 +9,10 @@ Nothing is written when it refuses.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 
-from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -197,7 +196,9 @@ def request_livestream_access(*, livestream, actor) -> LivestreamAccessRequest:
         if existing.status == RequestStatus.APPROVED:
             raise _refuse("already_approved", _("该直播间数据已授权，无需再次申请。"))
         return existing
-    access_request = LivestreamAccessRequest(livestream=livestream, organization_id=organization_id, requested_by=actor)
+    access_request = LivestreamAccessRequest(
+        livestream=livestream, creator_id=livestream.creator_id, organization_id=organization_id, requested_by=actor
+    )
     try:
         with transaction.atomic():
             access_request.save()
@@ -282,21 +283,20 @@ def _record_request(access_request, operation: str, actor) -> LivestreamAccessEv
 # --- the requests' copy of their livestream's creator ----------------------------------------------
 
 
-def sync_request_creators(livestreams, *, using: str | None = None) -> int:
-    """Give the livestream requests of ``livestreams`` (ids, or a QuerySet of them) their livestream's
-    creator again, after a write that may have moved a livestream to another creator; returns how
-    many requests changed.
+def sync_request_creators(*, livestream_ids: Iterable[int], creator_id: int, using: str | None = None) -> int:
+    """Give the livestream requests of ``livestream_ids`` their livestreams' new creator,
+    ``creator_id``, after those livestreams moved to that creator; returns how many requests changed.
 
-    The requests keep a copy of it (``LivestreamAccessRequest.creator``: a creator's request lists
-    and counts filter on it), so every write of a livestream's creator calls this in its
-    transaction: ``Livestream.save()``, and the QuerySet's ``update()``, ``bulk_update()`` and
-    upserting ``bulk_create()`` (the importer's). Only requests whose copy differs are written; no
-    history event, as no one decided anything.
+    The requests keep a copy of their livestream's creator (``LivestreamAccessRequest.creator``: a
+    creator's request lists and counts filter on it; docs/performance.md, items 15 and 19), so the
+    writers that move a livestream to another creator call this in their transaction
+    (``livestreams.writes``: ``move_livestream()``, and the upsert when a re-import names another
+    creator). Ids in, so grants needs nothing of livestreams. Only requests whose copy differs are
+    written; no history event, as no one decided anything.
     """
-    livestream = apps.get_model("livestreams", "Livestream")._base_manager.using(using)
     return (
         LivestreamAccessRequest.objects.using(using)
-        .filter(livestream_id__in=livestreams)
-        .exclude(creator_id=F("livestream__creator_id"))
-        .update(creator_id=Subquery(livestream.filter(pk=OuterRef("livestream_id")).values("creator_id")[:1]))
+        .filter(livestream_id__in=list(livestream_ids))
+        .exclude(creator_id=creator_id)
+        .update(creator_id=creator_id)
     )

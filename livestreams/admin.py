@@ -1,13 +1,21 @@
-"""Admin for the livestream data. The data comes from the import: derived rows (cooperations, sums)
-are read-only, and the minute series is never rendered inline (a livestream has hundreds of minutes;
-the change page shows their count and links to the filtered list instead)."""
+"""Admin for the livestream data. The data comes from the import and is read-only here, with two
+exceptions that go through the writers (``livestreams.writes``), so that the sums, the creator
+roll-up, the module cache key and the requests' copy of the creator follow: a livestream can be
+given to another creator (``move_livestream``) and deleted (``delete_livestreams``; refused while
+access requests point at it). Products, cooperations, minutes, funnels, sources, audiences and
+the roll-up (``CreatorDay``) are shown only. The minute series is never rendered inline (a
+livestream has hundreds of minutes; the change page shows their count and links to the filtered
+list instead)."""
 
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Audience, Cooperation, Funnel, Livestream, MinutePoint, ProductSale, TrafficSources
+from portal.admin_base import ReadOnlyAdmin, ReadOnlyInline
+
+from . import writes
+from .models import Audience, Cooperation, CreatorDay, Funnel, Livestream, MinutePoint, ProductSale, TrafficSources
 
 
 class LiveFilter(admin.SimpleListFilter):
@@ -25,25 +33,9 @@ class LiveFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyInline:
-    """An inline that shows rows and never edits them."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class ProductSaleInline(ReadOnlyInline, admin.TabularInline):
     model = ProductSale
+    show_change_link = True
     fields = ("organization", "sku", "name", "price", "units", "orders", "gmv")
 
     def get_queryset(self, request):
@@ -53,7 +45,6 @@ class ProductSaleInline(ReadOnlyInline, admin.TabularInline):
 class CooperationInline(ReadOnlyInline, admin.TabularInline):
     model = Cooperation
     fields = ("organization", "gmv", "orders", "units")
-    show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("organization")
@@ -61,17 +52,14 @@ class CooperationInline(ReadOnlyInline, admin.TabularInline):
 
 class FunnelInline(ReadOnlyInline, admin.StackedInline):
     model = Funnel
-    show_change_link = False
 
 
 class TrafficSourcesInline(ReadOnlyInline, admin.StackedInline):
     model = TrafficSources
-    show_change_link = False
 
 
 class AudienceInline(ReadOnlyInline, admin.StackedInline):
     model = Audience
-    show_change_link = False
 
 
 @admin.register(Livestream)
@@ -93,7 +81,11 @@ class LivestreamAdmin(admin.ModelAdmin):
     list_select_related = ("creator",)
     date_hierarchy = "started_at"
     raw_id_fields = ("creator",)
-    readonly_fields = ("gmv", "orders", "units", "minute_points", "created_at", "updated_at")
+    # Everything but the creator is the import's; the creator changes through the move writer.
+    readonly_fields = (
+        "external_id", "title", "started_at", "ended_at", "viewers", "peak_online", "avg_watch_seconds",
+        "new_followers", "gmv", "orders", "units", "minute_points", "created_at", "updated_at",
+    )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("creator", "external_id", "title", "started_at", "ended_at")}),
         (_("数据"), {"fields": ("viewers", "peak_online", "avg_watch_seconds", "new_followers")}),
@@ -101,6 +93,26 @@ class LivestreamAdmin(admin.ModelAdmin):
         (None, {"fields": ("minute_points", "created_at", "updated_at")}),
     )
     inlines = (ProductSaleInline, CooperationInline, FunnelInline, TrafficSourcesInline, AudienceInline)
+
+    def has_add_permission(self, request):
+        return False  # livestreams come from the import
+
+    def save_model(self, request, obj, form, change):
+        if "creator" in form.changed_data:
+            writes.move_livestream(livestream=obj, creator=form.cleaned_data["creator"])
+
+    def delete_model(self, request, obj):
+        writes.delete_livestream(livestream=obj)
+
+    def delete_queryset(self, request, queryset):
+        writes.delete_livestreams(ids=queryset.values_list("pk", flat=True))
+
+    def get_deleted_objects(self, objs, request):
+        # Its rows go with it, deleted by the writer; none of them may be deleted on its own, so
+        # their admins' missing delete permission does not stop this one. Protected rows (access
+        # requests) still do.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
 
     @admin.display(boolean=True, description=_("直播中"))
     def is_live(self, obj):
@@ -116,7 +128,7 @@ class LivestreamAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductSale)
-class ProductSaleAdmin(admin.ModelAdmin):
+class ProductSaleAdmin(ReadOnlyAdmin):
     list_display = ("name", "sku", "organization", "livestream", "price", "units", "orders", "gmv")
     list_filter = ("organization__kind",)
     search_fields = ("name", "sku", "organization__name", "organization__code", "livestream__title",
@@ -124,32 +136,18 @@ class ProductSaleAdmin(admin.ModelAdmin):
     list_select_related = ("organization", "livestream")
     raw_id_fields = ("livestream", "organization")
 
-    # Writing a product alone would leave the cooperations and sums behind: the import (through
-    # Livestream.replace_products) is the writer.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Cooperation)
-class CooperationAdmin(admin.ModelAdmin):
+class CooperationAdmin(ReadOnlyAdmin):
     list_display = ("organization", "livestream", "started_at", "gmv", "orders", "units")
     list_filter = ("organization__kind", "started_at")
     search_fields = ("organization__name", "organization__code", "livestream__title", "livestream__external_id")
     list_select_related = ("organization", "livestream")
     raw_id_fields = ("livestream", "organization")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(MinutePoint)
-class MinutePointAdmin(admin.ModelAdmin):
+class MinutePointAdmin(ReadOnlyAdmin):
     list_display = ("livestream", "at", "online", "entries", "gmv", "orders")
     search_fields = ("livestream__external_id",)
     list_select_related = ("livestream",)
@@ -160,24 +158,12 @@ class MinutePointAdmin(admin.ModelAdmin):
     show_full_result_count = False
     ordering = ("-livestream_id", "-at")
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class MetricsAdmin(admin.ModelAdmin):
+class MetricsAdmin(ReadOnlyAdmin):
     list_select_related = ("livestream",)
     list_filter = ("livestream__started_at",)
     search_fields = ("livestream__title", "livestream__external_id")
     raw_id_fields = ("livestream",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Funnel)
@@ -193,3 +179,15 @@ class TrafficSourcesAdmin(MetricsAdmin):
 @admin.register(Audience)
 class AudienceAdmin(MetricsAdmin):
     list_display = ("livestream", "female", "male", "new", "returning")
+
+
+@admin.register(CreatorDay)
+class CreatorDayAdmin(ReadOnlyAdmin):
+    """The roll-up, to look at: ``livestreams.rollup`` writes it from the livestreams."""
+
+    list_display = ("creator", "day", "livestreams", "gmv", "orders", "units", "viewers")
+    search_fields = ("creator__name", "creator__douyin_id")
+    list_select_related = ("creator",)
+    raw_id_fields = ("creator",)
+    date_hierarchy = "day"
+    ordering = ("-day", "creator_id")

@@ -1,14 +1,16 @@
 """Factories for livestreams and their metrics (factory-boy), used by tests and ``seed_demo``.
 
-``LivestreamFactory(creator=..., cooperating=[org, ...])`` returns a saved Livestream with its
-minute points, funnel, traffic sources, audience, and 1–4 products per cooperating organization
-(hence a Cooperation each). Parameters:
+``LivestreamFactory(creator=..., cooperating=[org, ...])`` returns a Livestream written through
+``livestreams.writes.upsert_livestream()`` with its minute points, funnel, traffic sources,
+audience, and 1–4 products per cooperating organization (hence a Cooperation each). Parameters:
 
 - ``cooperating``: organizations whose products are sold in it (default: one new shop; ``[]`` for none)
+- ``partners``: organizations that cooperate in it without products (default none)
 - ``minutes``: how many minute points (default: one per minute of the stream; ``0`` for none)
 - ``duration``: the stream's length in minutes when it has ended (default 60–240, or ``minutes``)
 - ``live=True``: started 40–90 minutes ago, ``ended_at`` None, minute points up to now
 - ``started_at`` / ``ended_at`` / totals (``viewers``, ``peak_online`` ...): override what is generated
+  (the sums ``gmv``, ``orders``, ``units`` are always the products')
 
 Randomness comes from factory-boy's shared generator, so ``factory.random.reseed_random()`` makes a
 run repeatable. A given ``external_id`` that already exists is returned as it is (get-or-create, like
@@ -27,8 +29,8 @@ from factory.django import DjangoModelFactory
 
 from portal.factories import CreatorFactory, FreshSequence, ShopFactory
 
-from . import series
-from .models import Audience, Funnel, Livestream, ProductSale, TrafficSources
+from . import series, writes
+from .models import Livestream
 
 TITLES = (
     "双十一返场 · 美妆专场",
@@ -44,7 +46,7 @@ TITLES = (
 )
 TOTAL_FIELDS = ("viewers", "peak_online", "avg_watch_seconds", "new_followers")
 # Factory-only declarations, consumed by _create(); never passed to the model.
-PARAMS = ("cooperating", "minutes", "duration", "live")
+PARAMS = ("cooperating", "partners", "minutes", "duration", "live")
 
 
 def _rng():
@@ -81,6 +83,7 @@ class LivestreamFactory(FreshSequence, DjangoModelFactory):
         lambda o: o.minutes if o.minutes is not None and o.minutes > 0 else _rng().randint(60, 240)
     )
     cooperating = factory.LazyFunction(lambda: [ShopFactory()])
+    partners = ()
     started_at = factory.LazyAttribute(lambda o: _default_started_at(o.live))
     ended_at = factory.LazyAttribute(
         lambda o: None if o.live else o.started_at + datetime.timedelta(minutes=o.duration)
@@ -98,11 +101,15 @@ class LivestreamFactory(FreshSequence, DjangoModelFactory):
         existing = Livestream.objects.filter(external_id=kwargs["external_id"]).first()
         if existing is not None:
             return existing
-        return create_livestream(model_class, params=params, fields=kwargs)
+        return create_livestream(params=params, fields=kwargs)
 
 
-def create_livestream(model_class, *, params: dict, fields: dict) -> Livestream:
-    """Generate the series first, so the totals (peak online, viewers ...) agree with it."""
+def create_livestream(*, params: dict, fields: dict) -> Livestream:
+    """Generate the series first, so the totals (peak online, viewers ...) agree with it; then write
+    it all through ``writes.upsert_livestream()`` (sums, cooperations and roll-up kept there)."""
+    unknown = set(fields) - {"creator", "external_id", "title", "started_at", "ended_at", *TOTAL_FIELDS}
+    if unknown:
+        raise TypeError(f"LivestreamFactory cannot set {', '.join(sorted(unknown))}: the writers derive them")
     rng = _rng()
     started_at = fields["started_at"]
     ended_at = fields["ended_at"]
@@ -132,33 +139,19 @@ def create_livestream(model_class, *, params: dict, fields: dict) -> Livestream:
         orders=orders,
         ended=ended_at is not None,
     )
-    totals = series.totals_for(rng, points)
-    for name in TOTAL_FIELDS:
-        if fields.get(name) is None:
-            fields[name] = totals[name]
-
-    livestream = model_class(**fields)
-    livestream.save()
-    livestream.add_minutes((p.at, p.online, p.entries, p.gmv, p.orders) for p in points)
-    livestream.replace_products(product_rows)
-    Funnel.objects.create(livestream=livestream, **series.funnel_for(rng, viewers=livestream.viewers, orders=orders))
-    TrafficSources.objects.create(livestream=livestream, **series.sources_for(rng, entries=livestream.viewers))
-    Audience.objects.create(livestream=livestream, **series.audience_for(rng))
-    return livestream
-
-
-class ProductSaleFactory(DjangoModelFactory):
-    """A single product row. Prefer ``livestream.replace_products([...])``, which keeps the sums and
-    cooperations right; this factory is for tests of the row itself (it calls no recomputation)."""
-
-    class Meta:
-        model = ProductSale
-
-    livestream = factory.SubFactory(LivestreamFactory, cooperating=[])
-    organization = factory.SubFactory(ShopFactory)
-    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
-    name = factory.Sequence(lambda n: series.PRODUCT_CATALOGUE[n % len(series.PRODUCT_CATALOGUE)][0])
-    price = factory.LazyFunction(lambda: Decimal("99.00"))
-    units = 10
-    orders = 9
-    gmv = factory.LazyAttribute(lambda o: o.price * o.units)
+    generated = series.totals_for(rng, points)
+    totals = {name: generated[name] if fields.get(name) is None else fields[name] for name in TOTAL_FIELDS}
+    return writes.upsert_livestream(
+        external_id=fields["external_id"],
+        creator=fields["creator"],
+        title=fields["title"],
+        started_at=started_at,
+        ended_at=ended_at,
+        totals=totals,
+        products=product_rows,
+        partners=params["partners"],
+        minutes=[(p.at, p.online, p.entries, p.gmv, p.orders) for p in points],
+        funnel=series.funnel_for(rng, viewers=totals["viewers"], orders=orders),
+        sources=series.sources_for(rng, entries=totals["viewers"]),
+        audience=series.audience_for(rng),
+    )

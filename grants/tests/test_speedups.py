@@ -141,8 +141,8 @@ def test_compiled_livestream_checks_equal_their_querysets(parties, streams, pair
         for stream_index, organization_index, status in requests:
             organization = organizations[organization_index]
             LivestreamAccessRequest.objects.create(
-                livestream=streams[stream_index], organization=organization, requested_by=organization.main_account,
-                status=status,
+                livestream=streams[stream_index], creator_id=streams[stream_index].creator_id,
+                organization=organization, requested_by=organization.main_account, status=status,
             )  # fmt: skip
         livestream = streams[stream]
         users = [o.main_account for o in organizations] + parties["subs"] + [c.user for c in parties["creators"]]

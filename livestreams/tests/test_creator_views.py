@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from grants import services
 from grants.factories import GrantFactory
+from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
 from livestreams.ranges import DateRange, parse_range
@@ -42,8 +43,9 @@ def stream(creator, shop, started_at, gmv, orders, units, viewers, *, minutes=0,
     livestream = LivestreamFactory(
         creator=creator, cooperating=[], started_at=started_at, viewers=viewers, minutes=minutes, duration=duration
     )
-    livestream.replace_products(
-        [
+    writes.replace_products(
+        livestream=livestream,
+        products=[
             {
                 "organization": shop,
                 "sku": sku,
@@ -53,7 +55,7 @@ def stream(creator, shop, started_at, gmv, orders, units, viewers, *, minutes=0,
                 "orders": orders,
                 "gmv": Decimal(gmv),
             }
-        ]  # fmt: skip
+        ],  # fmt: skip
     )
     return livestream
 

@@ -1,4 +1,4 @@
-"""``demo_live``: the demo's live livestream gets more data through the model's own writers."""
+"""``demo_live``: the demo's live livestream gets more data through the livestream writers."""
 
 import datetime
 import io

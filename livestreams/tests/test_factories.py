@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.db.models import Max, Sum
 
-from livestreams.factories import LivestreamFactory, ProductSaleFactory
+from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory
 
@@ -118,9 +118,3 @@ def test_build_saves_nothing():
     livestream = LivestreamFactory.build(cooperating=[])
     assert livestream.pk is None
     assert isinstance(livestream, Livestream)
-
-
-def test_product_sale_factory():
-    sale = ProductSaleFactory()
-    assert sale.livestream.pk is not None
-    assert sale.gmv == sale.price * sale.units

@@ -16,11 +16,12 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
+from grants import services
 from grants.models import LivestreamAccessRequest
-from livestreams import importer
+from livestreams import writes
 from livestreams.importer import import_lines
 from livestreams.models import Audience, Cooperation, Funnel, Livestream, MinutePoint, ProductSale, TrafficSources
-from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, UserFactory
+from portal.factories import AgencyFactory, CreatorFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -310,6 +311,13 @@ RULES = [
         "products[2].sku",
         "duplicate of products[0] (same shop and sku)",
     ),
+    ("partners-not-list", _set("partners", "agency-a"), "partners", "must be a list"),
+    ("partners-null", _set("partners", None), "partners", "must be a list"),
+    ("partner-not-string", _set("partners", ["agency-a", 5]), "partners[1]", "must be an agency code (a string)"),
+    ("partner-empty", _set("partners", [""]), "partners[0]", "must be an agency code (a string)"),
+    ("partner-unknown", _set("partners", ["agency-nope"]), "partners[0]", "unknown agency 'agency-nope'"),
+    ("partner-is-shop", _set("partners", ["shop-a"]), "partners[0]", "'shop-a' is not an agency (it is a shop)"),
+    ("partner-duplicate", _set("partners", ["agency-a", "agency-a"]), "partners[1]", "duplicate of partners[0]"),
     ("minutes-not-list", _set("minutes", None), "minutes", "must be a list"),
     ("minute-not-object", _set("minutes.0", 5), "minutes[0]", "must be a JSON object"),
     ("minute-unknown-key", _set("minutes.2.likes", 5), "minutes[2].likes", "unknown key"),
@@ -493,8 +501,8 @@ def fail_minutes_with(monkeypatch, online=None):
                 raise IntegrityError("boom")
         return real(model, fields, rows)
 
-    real = importer.insert_rows
-    monkeypatch.setattr(importer, "insert_rows", insert_rows)
+    real = writes.insert_rows
+    monkeypatch.setattr(writes, "insert_rows", insert_rows)
     return calls
 
 
@@ -570,9 +578,7 @@ def test_the_same_external_id_twice_in_a_chunk_is_imported_in_line_order(parties
 def test_an_upsert_keeps_the_livestream_and_the_access_requests_pointing_at_it(parties, tmp_path):
     run(write(tmp_path, [dumps(make_record("ls-1")), dumps(make_record("ls-2"))], "first.jsonl"))
     first = Livestream.objects.get(external_id="ls-1")
-    access_request = LivestreamAccessRequest.objects.create(
-        livestream=first, organization=parties["shop"], requested_by=UserFactory()
-    )
+    access_request = services.request_livestream_access(livestream=first, actor=parties["shop"].main_account)
     changed = make_record("ls-1", title="改过的标题", started_at="2026-11-01T18:59:00+08:00")
     changed["products"] = changed["products"][1:]
     path = write(tmp_path, [dumps(make_record("ls-0")), dumps(changed), dumps(make_record("ls-2"))], "second.jsonl")
@@ -695,10 +701,10 @@ def test_exit_status_from_the_shell_is_1_on_rejection_and_0_otherwise():
 # --- speed: cached look-ups, bulk writes, progress ------------------------------------------------
 
 
-def test_creators_and_shops_are_looked_up_once_per_import(parties, tmp_path):
+def test_creators_shops_and_partners_are_looked_up_once_per_import(parties, tmp_path):
     records = []
     for n in range(5):
-        record = make_record(f"ls-{n}")
+        record = make_record(f"ls-{n}", partners=["agency-a"])
         record["products"] += [
             {"shop": shop, "sku": f"S-{i}", "name": "x", "price": "1.00", "units": 1, "orders": 1, "gmv": "1.00"}
             for i, shop in enumerate(["shop-a", "shop-b"] * 10)
@@ -766,9 +772,7 @@ def test_a_reimport_that_moves_a_livestream_to_another_creator_moves_its_request
     run(write(tmp_path, [dumps(make_record("ls-1")), dumps(make_record("ls-2"))], "first.jsonl"))
     moved, stays = Livestream.objects.get(external_id="ls-1"), Livestream.objects.get(external_id="ls-2")
     requests = [
-        LivestreamAccessRequest.objects.create(
-            livestream=stream, organization=parties["shop"], requested_by=UserFactory()
-        )
+        services.request_livestream_access(livestream=stream, actor=parties["shop"].main_account)
         for stream in (moved, stays)
     ]
     assert {r.creator_id for r in requests} == {parties["creator"].pk}

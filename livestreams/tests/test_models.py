@@ -5,11 +5,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
+from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Audience, Cooperation, Funnel, Livestream, MinutePoint, ProductSale, TrafficSources
-from portal.factories import AgencyFactory, CreatorFactory, ShopFactory
+from portal.factories import CreatorFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +86,7 @@ def test_the_end_before_start_rule_is_also_a_validation_error():
 def test_a_product_sku_is_unique_per_livestream_and_shop():
     livestream = LivestreamFactory(minutes=0, cooperating=[])
     shop, other_shop = ShopFactory(), ShopFactory()
-    livestream.replace_products([product(shop, "A"), product(other_shop, "A")])
+    writes.replace_products(livestream=livestream, products=[product(shop, "A"), product(other_shop, "A")])
     with pytest.raises(IntegrityError):
         ProductSale.objects.create(livestream=livestream, organization=shop, sku="A", name="x", price=1, gmv=1)
 
@@ -96,75 +97,6 @@ def test_audience_shares_stay_within_zero_and_one(value):
     Audience.objects.filter(livestream=livestream).delete()
     with pytest.raises(IntegrityError):
         Audience.objects.create(livestream=livestream, female=value)
-
-
-# --- replace_products -----------------------------------------------------------------------------
-
-
-def test_replace_products_keeps_cooperations_and_sums_consistent():
-    livestream = LivestreamFactory(minutes=0, cooperating=[])
-    shop, agency = ShopFactory(), AgencyFactory()
-
-    livestream.replace_products(
-        [
-            product(shop, "A", units=3, orders=2, price="10.50"),
-            product(shop, "B", units=1, orders=1, price="99.00"),
-            product(agency, "C", units=5, orders=5, price="2.00"),
-        ]
-    )
-    livestream.refresh_from_db()
-    assert (livestream.gmv, livestream.orders, livestream.units) == (Decimal("140.50"), 8, 9)
-    cooperations = {c.organization_id: c for c in Cooperation.objects.filter(livestream=livestream)}
-    assert set(cooperations) == {shop.pk, agency.pk}
-    assert (cooperations[shop.pk].gmv, cooperations[shop.pk].orders, cooperations[shop.pk].units) == (
-        Decimal("130.50"),
-        3,
-        4,
-    )
-    assert cooperations[agency.pk].gmv == Decimal("10.00")
-    assert cooperations[shop.pk].started_at == livestream.started_at
-
-    # Replacing again drops the agency's products, and with them its cooperation.
-    livestream.replace_products([product(shop, "D", units=2, orders=1, price="1.25")])
-    livestream.refresh_from_db()
-    assert list(livestream.products.values_list("sku", flat=True)) == ["D"]
-    assert list(livestream.cooperations.values_list("organization", "gmv")) == [(shop.pk, Decimal("2.50"))]
-    assert (livestream.gmv, livestream.orders, livestream.units) == (Decimal("2.50"), 1, 2)
-
-    livestream.replace_products([])
-    livestream.refresh_from_db()
-    assert (livestream.gmv, livestream.orders, livestream.units) == (0, 0, 0)
-    assert not livestream.cooperations.exists()
-
-
-def test_replace_products_writes_nothing_when_it_fails():
-    livestream = LivestreamFactory(minutes=0, cooperating=[])
-    shop = ShopFactory()
-    livestream.replace_products([product(shop, "A")])
-    with pytest.raises(IntegrityError), transaction.atomic():
-        livestream.replace_products([product(shop, "B"), product(shop, "B")])
-    livestream.refresh_from_db()
-    assert list(livestream.products.values_list("sku", flat=True)) == ["A"]
-    assert livestream.cooperations.count() == 1
-    assert livestream.gmv == Decimal("10.00")
-
-
-def test_moving_a_livestream_moves_its_cooperations():
-    livestream = LivestreamFactory(minutes=0, cooperating=[ShopFactory()])
-    livestream = Livestream.objects.get(pk=livestream.pk)
-    livestream.started_at = at(2026, 1, 1, 20)
-    livestream.ended_at = at(2026, 1, 1, 22)
-    livestream.save()
-    assert list(livestream.cooperations.values_list("started_at", flat=True)) == [at(2026, 1, 1, 20)]
-
-
-def test_replace_minutes_replaces_the_series():
-    livestream = LivestreamFactory(minutes=3, cooperating=[])
-    start = livestream.started_at
-    rows = [(start, 5, 1, Decimal("1.50"), 1), (start + datetime.timedelta(minutes=1), 6, 0, Decimal("0"), 0)]
-    count = livestream.replace_minutes(rows)
-    assert count == 2
-    assert list(livestream.minutes.values_list("online", flat=True)) == [5, 6]
 
 
 # --- queries --------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The creator roll-up (CreatorDay) always equals a direct aggregate of the livestreams, whatever
-wrote them: the factory, the importer (create and upsert, moving a livestream to another day or
-creator), replace_products, the QuerySet's update/delete/bulk_create/bulk_update, Model.delete.
-And the overview's figures read from it are the direct aggregate's."""
+writer wrote them (``livestreams.writes``): the factory's upsert, the importer (create and upsert,
+moving a livestream to another day or creator), replace_products, update_live_figures,
+move_livestream, delete_livestreams; and ``rollup``'s own refresh, rebuild and staleness check.
+The overview reads it (``speedups``; compared on random data in test_speedups.py)."""
 
 import datetime
 import json
@@ -16,11 +17,12 @@ from django.db.models.functions import TruncDate
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from grants.models import LivestreamAccessRequest
+from grants import services
+from livestreams import rollup, speedups, writes
 from livestreams.factories import LivestreamFactory
 from livestreams.importer import import_lines
 from livestreams.management.commands import make_sample_livestreams as sample
-from livestreams.models import CreatorDay, Livestream, local_day, refresh_creator_days
+from livestreams.models import CreatorDay, Livestream, local_day
 from portal.factories import CreatorFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,76 +75,61 @@ def test_factory_and_replace_products_keep_it(django_db_blocker):
     LivestreamFactory(creator=creator, cooperating=[shop], started_at=at(2026, 11, 22, 8), minutes=0)
     stream = LivestreamFactory(creator=other, cooperating=[shop, ShopFactory()], minutes=0)
     assert_consistent()
-    stream.replace_products(products(shop, "123.45", 7))
+    writes.replace_products(livestream=stream, products=products(shop, "123.45", 7))
     assert_consistent()
-    stream.replace_products([])
+    writes.replace_products(livestream=stream, products=[])
     assert_consistent()
     # The stream crossing midnight counts on its start date, both of 11-22's streams on one row.
     assert CreatorDay.objects.get(creator=creator, day=datetime.date(2026, 11, 22)).livestreams == 2
     assert not CreatorDay.objects.filter(creator=creator, day=datetime.date(2026, 11, 23)).exists()
 
 
-def test_save_moving_a_livestream_refreshes_both_days_and_creators():
+def test_moving_a_livestream_to_another_day_or_creator_refreshes_both():
     creator, other, shop = CreatorFactory(), CreatorFactory(), ShopFactory()
     stream = LivestreamFactory(creator=creator, cooperating=[shop], started_at=at(2026, 11, 1, 20), minutes=0)
     LivestreamFactory(creator=creator, cooperating=[shop], started_at=at(2026, 11, 1, 9), minutes=0)
-    stream.started_at = at(2026, 11, 2, 0, 0)
-    stream.ended_at = None
-    stream.save()
+    writes.upsert_livestream(
+        external_id=stream.external_id, creator=creator, title="t", started_at=at(2026, 11, 2, 0, 0), ended_at=None,
+        totals={"viewers": 5, "peak_online": 1, "avg_watch_seconds": 1, "new_followers": 0},
+        products=products(shop, "9.99", 3),
+    )  # fmt: skip
     assert_consistent()
-    fresh = Livestream.objects.get(pk=stream.pk)  # as loaded: what the roll-up counts is known
-    fresh.creator = other
-    fresh.viewers += 5
-    fresh.save(update_fields=["creator", "viewers"])
+    writes.move_livestream(livestream=stream, creator=other)
     assert_consistent()
     assert not CreatorDay.objects.filter(creator=creator, day=datetime.date(2026, 11, 2)).exists()
-    bare = Livestream.objects.only("pk", "title").get(pk=stream.pk)  # not known: read before saving
-    bare.title = "renamed"
-    bare.save(update_fields=["title"])
-    bare.started_at = at(2026, 10, 30, 12)
-    bare.save(update_fields=["started_at"])
+    writes.update_live_figures(livestream=stream, totals={"viewers": 42})
     assert_consistent()
+    assert CreatorDay.objects.get(creator=other, day=datetime.date(2026, 11, 2)).viewers == 42
 
 
-def test_queryset_update_delete_and_model_delete_keep_it():
+def test_deleting_keeps_it():
     creator, shop = CreatorFactory(), ShopFactory()
     streams = [
         LivestreamFactory(creator=creator, cooperating=[shop], started_at=at(2026, 11, day, 20), minutes=0)
         for day in (1, 1, 2, 3)
     ]
-    Livestream.objects.filter(pk=streams[0].pk).update(started_at=at(2026, 11, 5, 1), ended_at=None)
+    writes.delete_livestream(livestream=streams[2])
     assert_consistent()
-    Livestream.objects.filter(creator=creator, started_at__lt=at(2026, 11, 2, 23)).update(viewers=42)
+    writes.delete_livestreams(ids=[streams[0].pk, streams[3].pk])
     assert_consistent()
-    Livestream.objects.filter(pk=streams[1].pk).update(title="only the title")  # no refresh needed
-    assert_consistent()
-    Livestream.objects.get(pk=streams[2].pk).delete()
-    assert_consistent()
-    Livestream.objects.filter(pk=streams[3].pk).delete()
-    assert_consistent()
-    Livestream.objects.filter(creator=creator).delete()
+    writes.delete_livestreams(ids=[streams[1].pk])
     assert not CreatorDay.objects.exists()
 
 
-def test_bulk_create_upsert_and_bulk_update_keep_it():
-    creator, other = CreatorFactory(), CreatorFactory()
-    first = Livestream(creator=creator, external_id="bulk-1", title="t", started_at=at(2026, 11, 1, 20), viewers=5,
-                       gmv=Decimal("1.50"), orders=1, units=2)  # fmt: skip
-    second = Livestream(creator=creator, external_id="bulk-2", title="t", started_at=at(2026, 11, 1, 21), viewers=7)
-    Livestream.objects.bulk_create([first, second])
+def test_a_write_around_the_writers_is_found_stale_and_repaired():
+    """Nothing keeps the roll-up behind a caller's back: a bare QuerySet write leaves it stale, which
+    ``stale_creator_days()`` finds and the one refresh repairs."""
+    creator, shop = CreatorFactory(), ShopFactory()
+    stream = LivestreamFactory(creator=creator, cooperating=[shop], started_at=at(2026, 11, 1, 20), minutes=0)
+    LivestreamFactory(creator=creator, cooperating=[shop], started_at=at(2026, 11, 3, 20), minutes=0)
+    assert rollup.stale_creator_days() == set()
+    Livestream.objects.filter(pk=stream.pk).update(started_at=at(2026, 11, 2, 20), ended_at=None, viewers=1)
+    stale = rollup.stale_creator_days()
+    assert stale == {(creator.pk, datetime.date(2026, 11, 1)), (creator.pk, datetime.date(2026, 11, 2))}
+    rollup.refresh_creator_days(stale)
     assert_consistent()
-    moved = Livestream(creator=other, external_id="bulk-1", title="t", started_at=at(2026, 11, 3, 20), viewers=9)
-    Livestream.objects.bulk_create(
-        [moved],
-        update_conflicts=True,
-        unique_fields=["external_id"],
-        update_fields=["creator", "started_at", "viewers", "gmv", "orders", "units"],
-    )
-    assert_consistent()
-    assert CreatorDay.objects.get(creator=creator, day=datetime.date(2026, 11, 1)).livestreams == 1
-    second = Livestream.objects.get(external_id="bulk-2")
-    second.started_at = at(2026, 11, 4, 20)
-    Livestream.objects.bulk_update([second], ["started_at"])
+    CreatorDay.objects.all().delete()
+    assert rollup.rebuild_creator_days() == 2
     assert_consistent()
 
 
@@ -188,9 +175,10 @@ def test_refresh_is_idempotent_and_repairs_a_stale_row():
     stream = LivestreamFactory(creator=creator, cooperating=[shop], started_at=at(2026, 11, 1, 20), minutes=0)
     CreatorDay.objects.filter(creator=creator).update(livestreams=99, gmv=Decimal("0"))
     key = (creator.pk, local_day(stream.started_at))
-    refresh_creator_days([key, key])
+    assert rollup.stale_creator_days() == {key}
+    rollup.refresh_creator_days([key, key])
     assert_consistent()
-    refresh_creator_days([(creator.pk, datetime.date(2026, 1, 1))])  # a day without livestreams: no row
+    rollup.refresh_creator_days([(creator.pk, datetime.date(2026, 1, 1))])  # a day without livestreams: no row
     assert_consistent()
 
 
@@ -207,36 +195,34 @@ def month():
             creator=creator, cooperating=[], started_at=at(day.year, day.month, day.day, rng.randint(0, 23)),
             minutes=0, viewers=rng.randint(1, 9999),
         )  # fmt: skip
-        stream.replace_products(products(shop, f"{rng.randint(1, 99999) / 100:.2f}", rng.randint(1, 50), f"S{n}"))
+        writes.replace_products(
+            livestream=stream,
+            products=products(shop, f"{rng.randint(1, 99999) / 100:.2f}", rng.randint(1, 50), f"S{n}"),
+        )
     LivestreamFactory(creator=CreatorFactory(), cooperating=[shop], started_at=at(2026, 11, 1, 20), minutes=0)
     return creator
 
 
 def test_overview_figures_from_the_roll_up_equal_the_direct_aggregate(month):
     start, end = datetime.date(2026, 11, 1), datetime.date(2026, 11, 30)
-    via_rollup = Livestream.objects.for_creator(month)
-    direct_qs = Livestream.objects.filter(creator=month)  # not for_creator() alone: aggregates the livestreams
-    assert via_rollup._creator_days() is not None
-    assert direct_qs._creator_days() is None
-    assert via_rollup.totals_with_previous(start, end) == direct_qs.totals_with_previous(start, end)
-    assert via_rollup.daily(start, end) == direct_qs.daily(start, end)
-    assert via_rollup.totals_with_previous(start, end)[0]["count"] > 0
+    plain = Livestream.objects.for_creator(month)
+    assert speedups.creator_totals_with_previous(month, start, end) == plain.totals_with_previous(start, end)
+    assert speedups.creator_daily(month, start, end) == plain.daily(start, end)
+    assert speedups.creator_totals_with_previous(month, start, end)[0]["count"] > 0
 
 
-def test_only_for_creator_alone_reads_the_roll_up(month):
+def test_the_speedups_read_the_roll_up_and_the_plain_reads_the_livestreams(month):
     start, end = datetime.date(2026, 11, 1), datetime.date(2026, 11, 30)
-    for queryset, table in (
-        (Livestream.objects.for_creator(month), "livestreams_creatorday"),
-        (Livestream.objects.for_creator(month).order_by("pk"), "livestreams_creatorday"),
-        (Livestream.objects.for_creator(month).ended(), "livestreams_livestream"),
-        (Livestream.objects.for_creator(month).exclude(viewers=0), "livestreams_livestream"),
-        (Livestream.objects.filter(viewers__gt=0).for_creator(month), "livestreams_livestream"),
-        (Livestream.objects.for_creator(month).none(), None),
+    for read, table in (
+        (lambda: speedups.creator_totals_with_previous(month, start, end), "livestreams_creatorday"),
+        (lambda: speedups.creator_daily(month, start, end), "livestreams_creatorday"),
+        (lambda: Livestream.objects.for_creator(month).totals_with_previous(start, end), "livestreams_livestream"),
+        (lambda: Livestream.objects.for_creator(month).daily(start, end), "livestreams_livestream"),
     ):
         with CaptureQueriesContext(connection) as queries:
-            queryset.totals_with_previous(start, end)
-            queryset.daily(start, end)
-        assert all(table in q["sql"] for q in queries.captured_queries), (queryset.query, table)
+            read()
+        assert len(queries.captured_queries) == 1
+        assert table in queries.captured_queries[0]["sql"]
 
 
 def test_badge_is_capped_on_every_page(client, monkeypatch):
@@ -248,9 +234,7 @@ def test_badge_is_capped_on_every_page(client, monkeypatch):
     shops = [ShopFactory() for _ in range(4)]
     stream = LivestreamFactory(creator=creator, cooperating=shops, minutes=0)
     for shop in shops:
-        LivestreamAccessRequest.objects.create(
-            livestream=stream, organization=shop, requested_by=shop.main_account, status="pending"
-        )
+        services.request_livestream_access(livestream=stream, actor=shop.main_account)
     client.force_login(creator.user)
     html = client.get(reverse("livestreams:creator_overview", args=[creator.pk])).content.decode()
     assert ">2+</span>" in html

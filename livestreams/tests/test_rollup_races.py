@@ -3,12 +3,12 @@
 import datetime
 import threading
 import time
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection, connections, transaction
 
+from livestreams import writes
 from livestreams.models import CreatorDay, Livestream
 from portal.factories import CreatorFactory
 
@@ -42,15 +42,16 @@ def race(*calls):
 
 
 def test_concurrent_writers_of_one_day_are_all_counted():
-    creator = CreatorFactory()
+    creator, other = CreatorFactory(), CreatorFactory()
     day = datetime.date(2026, 11, 1)
 
     def write(n):
         def call():
             with transaction.atomic():
-                Livestream.objects.create(
-                    creator=creator, external_id=f"race-{n}", title="t", viewers=n,
-                    started_at=datetime.datetime(2026, 11, 1, 8 + n, tzinfo=SHANGHAI), gmv=Decimal(n),
+                writes.upsert_livestream(
+                    external_id=f"race-{n}", creator=creator, title="t",
+                    started_at=datetime.datetime(2026, 11, 1, 8 + n, tzinfo=SHANGHAI), ended_at=None,
+                    totals={"viewers": n, "peak_online": 0, "avg_watch_seconds": 0, "new_followers": 0},
                 )  # fmt: skip
                 time.sleep(0.05)  # hold the day's row: the others wait, then sum what this one committed
 
@@ -58,19 +59,19 @@ def test_concurrent_writers_of_one_day_are_all_counted():
 
     assert race(*[write(n) for n in range(6)]) == []
     row = CreatorDay.objects.get(creator=creator, day=day)
-    assert (row.livestreams, row.viewers, row.gmv) == (6, sum(range(6)), Decimal(sum(range(6))))
-    # And moving them all away, concurrently, empties the day.
+    assert (row.livestreams, row.viewers) == (6, sum(range(6)))
+    # And moving them all to another creator, concurrently, empties the day of the first.
     streams = list(Livestream.objects.filter(creator=creator))
 
     def move(stream):
         def call():
             with transaction.atomic():
-                stream.started_at += datetime.timedelta(days=1)
-                stream.save()
+                writes.move_livestream(livestream=stream, creator=other)
                 time.sleep(0.02)
 
         return call
 
     assert race(*[move(stream) for stream in streams]) == []
     assert not CreatorDay.objects.filter(creator=creator, day=day).exists()
-    assert CreatorDay.objects.get(creator=creator, day=day + datetime.timedelta(days=1)).livestreams == 6
+    row = CreatorDay.objects.get(creator=other, day=day)
+    assert (row.livestreams, row.viewers) == (6, sum(range(6)))

@@ -12,6 +12,7 @@ from django.utils import timezone
 from grants import services
 from grants.factories import GrantFactory
 from grants.models import LivestreamAccessEvent, LivestreamAccessRequest
+from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
 
@@ -74,10 +75,13 @@ def test_org_list_marks_livestreams_opened_by_a_full_grant(client, world):
 
 
 def _products(stream, **by_org):
-    stream.replace_products(
-        {"organization": org, "sku": sku, "name": f"商品{sku}", "price": D10, "units": 1, "orders": 1, "gmv": D10}
-        for org, skus in by_org.values()
-        for sku in skus
+    writes.replace_products(
+        livestream=stream,
+        products=[
+            {"organization": org, "sku": sku, "name": f"商品{sku}", "price": D10, "units": 1, "orders": 1, "gmv": D10}
+            for org, skus in by_org.values()
+            for sku in skus
+        ],
     )
 
 
@@ -213,8 +217,7 @@ def test_big_screen_polls_while_live_and_stops_when_ended(client):
     response = client.get(url("livestreams:big_screen", stream), **poll)
     assert response.status_code == 200
     assert "<html" not in response.content.decode()
-    stream.ended_at = timezone.now()
-    stream.save(update_fields=["ended_at"])
+    writes.update_live_figures(livestream=stream, ended_at=timezone.now())
     response = client.get(url("livestreams:big_screen", stream), **poll)
     assert response.status_code == 286
     assert 'hx-trigger="every 5s"' not in response.content.decode()
@@ -225,7 +228,7 @@ def test_big_screen_shows_new_minutes_on_the_next_poll(client):
     stream = LivestreamFactory(creator=creator, live=True, minutes=3)
     client.force_login(creator.user)
     poll = {"HTTP_HX_TARGET": "big-screen-live", **HTMX}
-    stream.add_minutes([(timezone.now() - datetime.timedelta(seconds=1), 987654, 10, 0, 0)])
+    writes.add_minutes(livestream=stream, minutes=[(timezone.now() - datetime.timedelta(seconds=1), 987654, 10, 0, 0)])
     html = client.get(url("livestreams:big_screen", stream), **poll).content.decode()
     assert "98.8万" in html
 

@@ -15,6 +15,7 @@ from django.urls import reverse
 from grants import services
 from grants.factories import GrantFactory
 from grants.models import Grant, GrantEvent, LivestreamAccessEvent, LivestreamAccessRequest
+from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from livestreams.templatetags.data_format import format_money
 from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
@@ -114,8 +115,9 @@ def world(db):
     with_access, without_access = ShopFactory(name="甲方旗舰店"), ShopFactory(name="乙方专营店")
     grant = GrantFactory(creator=creator, organization=with_access)
     livestream = LivestreamFactory(creator=creator, cooperating=[], title="机密直播标题", minutes=10)
-    livestream.replace_products(
-        [
+    writes.replace_products(
+        livestream=livestream,
+        products=[
             {"organization": with_access, "sku": "SECRET-A", "name": "机密商品甲", "price": Decimal("1.00"),
              "units": 1, "orders": 1, "gmv": Decimal("1234567.89")},
             {"organization": without_access, "sku": "SECRET-B", "name": "机密商品乙", "price": Decimal("1.00"),

@@ -2,11 +2,11 @@
 
 Every ``--interval`` seconds each livestream that is live (no end time) gets a little more data:
 viewers online drifting in the current minute's point (a new point each new minute), an order or
-two on its first product, more viewers,
-through the model's own writers (``add_minutes``, ``replace_products``, ``save``), so products,
-cooperations, sums and the creator roll-up stay consistent. Open a live livestream's 直播大屏 and
-watch it refresh every 5 s. ``--once`` adds one tick and stops. For the demo world (``seed_demo``);
-production data arrives through ``import_livestreams``.
+two on its first product, more viewers, through the livestream writers
+(``livestreams.writes.update_live_figures``), so products, cooperations, sums, the creator roll-up
+and ``updated_at`` stay consistent. Open a live livestream's 直播大屏 and watch it refresh every 5 s.
+``--once`` adds one tick and stops. For the demo world (``seed_demo``); production data arrives
+through ``import_livestreams``.
 """
 
 from __future__ import annotations
@@ -16,53 +16,40 @@ import time
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 
-from livestreams.models import Livestream, ProductSale
+from livestreams import writes
+from livestreams.models import Livestream
+from livestreams.writes import PRODUCT_FIELDS
 
 
-@transaction.atomic
 def add_demo_data(livestream: Livestream, rng: random.Random) -> None:
     """A few seconds more of made-up data for ``livestream``: into the current minute's point (a new
-    one when the clock has reached a new minute), its first product and its viewers."""
+    one when the clock has reached a new minute), its first product and its viewers, written
+    together by ``writes.update_live_figures()``."""
     now = timezone.now().replace(second=0, microsecond=0)
     last = livestream.minutes.order_by("-at").first()
     online = max(50, (last.online if last else 1_000) + rng.randint(-300, 400))
     entries = rng.randint(20, 120)
-    products = list(livestream.products.order_by("pk"))
+    products = list(livestream.products.order_by("pk").values(*PRODUCT_FIELDS))
     orders = rng.randint(0, 2) if products else 0
-    gmv = (Decimal(products[0].price) * orders).quantize(Decimal("0.01")) if products else Decimal("0.00")
+    gmv = (Decimal(products[0]["price"]) * orders).quantize(Decimal("0.01")) if products else Decimal("0.00")
     if last is not None and last.at >= now:
-        last.online, last.entries, last.gmv, last.orders = (
-            online,
-            last.entries + entries,
-            last.gmv + gmv,
-            last.orders + orders,
-        )
-        last.save(update_fields=["online", "entries", "gmv", "orders"])
+        minute = (last.at, online, last.entries + entries, last.gmv + gmv, last.orders + orders)
     else:
-        livestream.add_minutes([(now, online, entries, gmv, orders)])
+        minute = (now, online, entries, gmv, orders)
     if orders:
         first = products[0]
-        first.units, first.orders, first.gmv = first.units + orders, first.orders + orders, first.gmv + gmv
-        livestream.replace_products(
-            [
-                ProductSale(
-                    organization_id=p.organization_id,
-                    sku=p.sku,
-                    name=p.name,
-                    price=p.price,
-                    units=p.units,
-                    orders=p.orders,
-                    gmv=p.gmv,
-                )  # fmt: skip
-                for p in products
-            ]
-        )
-    livestream.viewers += rng.randint(10, 80)
-    livestream.peak_online = max(livestream.peak_online, online)
-    livestream.save(update_fields=["viewers", "peak_online", "updated_at"])
+        first.update(units=first["units"] + orders, orders=first["orders"] + orders, gmv=first["gmv"] + gmv)
+    writes.update_live_figures(
+        livestream=livestream,
+        minute=minute,
+        products=products if orders else None,
+        totals={
+            "viewers": livestream.viewers + rng.randint(10, 80),
+            "peak_online": max(livestream.peak_online, online),
+        },
+    )
 
 
 class Command(BaseCommand):
