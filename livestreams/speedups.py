@@ -12,9 +12,12 @@ speed-up                                               plain equivalent
                                                        ``.totals_with_previous(start, end)``
 ``creator_daily(creator, start, end)``                 ``Livestream.objects.for_creator(creator)``
                                                        ``.daily(start, end)``
+``LIVESTREAM_WITH_CREATOR.objects(livestream=id)``     ``Livestream.objects.select_related("creator")``
+                                                       ``.filter(pk=id)`` (compiled once: every livestream
+                                                       page starts with it)
 =====================================================  =====================================================
 
-They are right as long as the roll-up is: ``livestreams.rollup`` keeps it, called by every writer.
+The roll-up reads are right as long as the roll-up is: ``livestreams.rollup`` keeps it, called by every writer.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from typing import Any
 
 from django.db.models import F, Q, Sum
 
+from portal.compiled import CompiledQuery
 from portal.models import Creator
 
-from .models import CreatorDay, every_day, period_totals
+from .models import CreatorDay, Livestream, every_day, period_totals
 from .rollup import SUMS
 
 # Each roll-up column, re-summed over days, and the name the plain reads give that figure.
@@ -63,3 +67,10 @@ def creator_daily(creator: Creator, start: datetime.date, end: datetime.date) ->
         .values("day", "gmv", "orders", count=F("livestreams"))
     )
     return every_day(rows, start, end)
+
+
+LIVESTREAM_WITH_CREATOR = CompiledQuery(
+    Livestream,
+    lambda livestream: Livestream.objects.select_related("creator").filter(pk=livestream),
+    livestream="id",
+)

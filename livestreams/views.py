@@ -31,9 +31,9 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from grants import access, services
 from grants.models import LivestreamAccessRequest
-from portal.compiled import CompiledQuery
 from portal.pagination import paginate
 
+from . import speedups
 from .charts import Series
 from .models import Cooperation, Livestream, MinutePoint, ProductSale
 
@@ -96,20 +96,12 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
 # --- one livestream ------------------------------------------------------------------------------
 
 
-# Every livestream page starts here, so the query is compiled once (see portal.compiled).
-_LIVESTREAM_WITH_CREATOR = CompiledQuery(
-    Livestream,
-    lambda livestream: Livestream.objects.select_related("creator").filter(pk=livestream),
-    livestream="id",
-)
-
-
 def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool = False):
     """The livestream and ``grants.access``'s answer for it; 404 for a stranger (same as absent).
 
     ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
     """
-    found = _LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
+    found = speedups.LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
     if not found:
         raise Http404
     livestream = found[0]

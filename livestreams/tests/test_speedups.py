@@ -186,3 +186,26 @@ def test_the_roll_up_reads_equal_the_plain_aggregates(parties, drawn, writes_aft
             apply(operation, creators, shops)
         assert_equivalent(creators, periods)
         transaction.set_rollback(True)  # the next example starts from no livestreams
+
+
+@pytest.fixture
+def few_streams():
+    from livestreams.factories import LivestreamFactory
+
+    return [LivestreamFactory(minutes=0) for _ in range(3)]
+
+
+@EQUIVALENCE
+@given(pick=st.integers(0, 4))
+def test_the_compiled_livestream_query_equals_its_queryset(few_streams, pick):
+    """Every livestream page loads its livestream with its creator through the compiled query."""
+    ids = [stream.pk for stream in few_streams] + [max(s.pk for s in few_streams) + 1, -1]
+    livestream_id = ids[pick]
+    compiled = speedups.LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
+    built = list(speedups.LIVESTREAM_WITH_CREATOR.build(livestream=livestream_id))
+
+    def fields(stream):
+        row = {f.attname: getattr(stream, f.attname) for f in stream._meta.concrete_fields}
+        return row, {f.attname: getattr(stream.creator, f.attname) for f in stream.creator._meta.concrete_fields}
+
+    assert [fields(s) for s in compiled] == [fields(s) for s in built]
