@@ -7,16 +7,16 @@ Every figure is aggregated by the database; each page has a fixed number of quer
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from grants.perspective import creator_data_view
+from portal.exports import csv_response
 from portal.pagination import paginate
 
 from . import speedups
@@ -116,13 +116,6 @@ def livestream_list(request: HttpRequest, answer) -> HttpResponse:
     return render(request, template, context)
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 CSV_COLUMNS = (
     ("started_at", gettext_lazy("开播时间")),
     ("ended_at", gettext_lazy("下播时间")),
@@ -150,18 +143,14 @@ def export_csv(request: HttpRequest, answer) -> HttpResponse:
         .order_by("started_at", "pk")
         .values_list(*(name for name, _label in CSV_COLUMNS))
     )
-    writer = csv.writer(_Echo())
     local = timezone.localtime
 
     def lines():
-        yield "\ufeff" + writer.writerow([str(label) for _name, label in CSV_COLUMNS])
         for row in rows.iterator(chunk_size=2000):
             values = list(row)
             values[0] = local(values[0]).strftime("%Y-%m-%d %H:%M")
             values[1] = local(values[1]).strftime("%Y-%m-%d %H:%M") if values[1] else ""
-            yield writer.writerow(values)
+            yield values
 
     filename = f"livestreams-{creator.pk}-{date_range.start:%Y%m%d}-{date_range.end:%Y%m%d}.csv"
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(filename, [label for _name, label in CSV_COLUMNS], lines())

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from grants import services
 from grants.factories import GrantFactory
@@ -17,6 +19,7 @@ from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
 from livestreams.ranges import DateRange, parse_range
+from portal.exports import FORMULA_STARTS
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -185,6 +188,20 @@ def test_csv_export(client, data):
     assert rows[1][1] == "2026-11-23 01:30"
     assert rows[1][3] == "100.00"
     assert rows[2][2] == data["today"].title
+
+
+@given(first=st.sampled_from(FORMULA_STARTS), rest=st.text(min_size=1, max_size=20))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_csv_export_writes_formula_titles_as_text(client, data, first, rest):
+    """A title from an import such as ``=HYPERLINK(...)`` must not become a live formula."""
+    title = (first + rest.replace("\x00", ""))[:200]
+    Livestream.objects.filter(pk=data["today"].pk).update(title=title)  # a test fixture's title; no derived data
+    client.force_login(data["creator"].user)
+    response = client.get(reverse("livestreams:creator_export", args=[data["creator"].pk]), {"range": "7"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    titles = [row[2] for row in rows[1:]]
+    assert "'" + title.replace("\r\n", "\n") in titles or "'" + title in titles
+    assert not any(cell.startswith(FORMULA_STARTS) for row in rows for cell in row)
 
 
 @pytest.fixture
