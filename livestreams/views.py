@@ -31,6 +31,7 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from grants import access, services
 from grants.models import LivestreamAccessRequest
+from portal import replicas
 from portal.compiled import CompiledQuery
 from portal.pagination import paginate
 
@@ -62,6 +63,7 @@ MODULE_CARDS = (
 # --- an organization's livestreams ------------------------------------------------------------
 
 
+@replicas.reads_replica
 @require_GET
 def org_livestreams(request: HttpRequest) -> HttpResponse:
     """The livestreams the member's organization cooperated in, newest first, with its own sales."""
@@ -109,7 +111,8 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
 
     ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
     """
-    found = _LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
+    with replicas.on_primary():  # the decision rests on the livestream's creator: as the primary has it
+        found = _LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
     if not found:
         raise Http404
     livestream = found[0]
@@ -152,6 +155,7 @@ def _detail_context(request: HttpRequest, livestream: Livestream, answer) -> dic
     }
 
 
+@replicas.reads_replica
 @require_GET
 def detail(request: HttpRequest, livestream_id: int) -> HttpResponse:
     livestream, answer = _livestream_for(request, livestream_id)
@@ -257,12 +261,15 @@ def _module_page(request: HttpRequest, livestream: Livestream, module: str, temp
     content = cache.get(key) if key is not None else None
     if content is None:
         content = render_to_string(f"{template}#module", load(), request)
-        if key is not None:
+        # Read from a replica that has not caught up with the row the key was made of, the content
+        # would outlive its data: it is shown, not kept.
+        if key is not None and replicas.agrees(livestream):
             cache.set(key, content, MODULE_CACHE_SECONDS)
     # The shell around it (title, navigation, switcher, banner, messages) is rendered per request.
     return render(request, template, {"livestream": livestream, "module_html": mark_safe(content)})  # noqa: S308 - our rendering
 
 
+@replicas.reads_replica
 @require_GET
 def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """直播大屏: figures, curves and product ranking; polls every 5 s while live (HTTP 286 stops it).
@@ -282,6 +289,7 @@ def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
     )
 
 
+@replicas.reads_replica
 @require_GET
 def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """流量转化: the funnel with its conversion rates, and the traffic sources."""
@@ -293,6 +301,7 @@ def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
     return _module_page(request, livestream, "traffic", "livestreams/traffic.html", load)
 
 
+@replicas.reads_replica
 @require_GET
 def audience(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """用户画像: gender, age bands, top provinces and cities, new vs returning viewers."""

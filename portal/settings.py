@@ -12,6 +12,9 @@ Everything that differs between a laptop and production comes from the environme
 - ``DJANGO_CACHE_URL``: a shared cache, ``redis://host:6379/0`` (needs the ``redis`` package) or
   ``memcached://host:11211`` (needs ``pymemcache``); unset, each process has its own memory cache.
   ``DJANGO_CACHE_KEY_PREFIX``: set it per release (e.g. the commit) when the cache is shared.
+- ``DATABASE_REPLICA_URL``: a streaming read replica of ``DATABASE_URL`` for the data pages;
+  ``DATABASE_REPLICA_MAX_LAG``, ``DATABASE_REPLICA_CHECK_SECONDS``, ``DATABASE_REPLICA_STICKY_SECONDS``
+  tune it (``portal/replicas.py``).
 """
 
 import os
@@ -107,6 +110,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
+    )
+
+# A streaming read replica (docs/scaling.md): data pages read the livestream data from it while it
+# lags by at most DATABASE_REPLICA_MAX_LAG seconds; every access decision, write and session stays
+# on the primary (portal/replicas.py). Without DATABASE_REPLICA_URL: one database, no router.
+DATABASE_REPLICA_MAX_LAG = float(os.environ.get("DATABASE_REPLICA_MAX_LAG", "5"))
+DATABASE_REPLICA_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_CHECK_SECONDS", "2"))
+# A user who changed something reads the primary this long: past it, a replica within its bound
+# (measured at most CHECK_SECONDS ago) has their change.
+DATABASE_REPLICA_STICKY_SECONDS = float(
+    os.environ.get("DATABASE_REPLICA_STICKY_SECONDS") or DATABASE_REPLICA_MAX_LAG + DATABASE_REPLICA_CHECK_SECONDS
+)
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=True,
+    )
+    # A replica that does not answer is skipped after 2 s, not after the operating system's minutes.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    DATABASE_ROUTERS = ["portal.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "portal.replicas.ReplicaMiddleware"
     )
 
 # The cache holds the rendered modules of ended livestreams (livestreams/views.py), content that
