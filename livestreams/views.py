@@ -207,9 +207,13 @@ def unlock(request: HttpRequest, livestream_id: int) -> HttpResponse:
 
 
 def _minutes(livestream: Livestream):
-    """The minute series up to now (a live stream's later points, if any were fed early, wait)."""
+    """The minute series up to now (a live stream's later points, if any were fed early, wait).
+
+    From ``started_at`` (no point is earlier: the import refuses one), which lets PostgreSQL read
+    only the livestream's months of the partitioned minute table (``livestreams/partitions.py``).
+    """
     return list(
-        MinutePoint.objects.filter(livestream=livestream, at__lte=timezone.now())
+        MinutePoint.objects.filter(livestream=livestream, at__gte=livestream.started_at, at__lte=timezone.now())
         .order_by("at")
         .values("at", "online", "entries", "gmv", "orders")
     )

@@ -15,6 +15,7 @@ Everything that differs between a laptop and production comes from the environme
 - ``DATABASE_REPLICA_URL``: a streaming read replica of ``DATABASE_URL`` for the data pages;
   ``DATABASE_REPLICA_MAX_LAG``, ``DATABASE_REPLICA_CHECK_SECONDS``, ``DATABASE_REPLICA_STICKY_SECONDS``
   tune it (``portal/replicas.py``).
+- ``MINUTE_RETENTION_MONTHS``: whole months of minute data kept by ``manage.py prune_minutes``.
 """
 
 import os
@@ -134,6 +135,12 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     MIDDLEWARE.insert(
         MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "portal.replicas.ReplicaMiddleware"
     )
+
+# Minute data (the largest table) is kept for this many whole months before the current one by
+# `manage.py prune_minutes` (livestreams/partitions.py); unset, nothing is pruned.
+MINUTE_RETENTION_MONTHS = (
+    int(os.environ["MINUTE_RETENTION_MONTHS"]) if os.environ.get("MINUTE_RETENTION_MONTHS") else None
+)
 
 # The cache holds the rendered modules of ended livestreams (livestreams/views.py), content that
 # never changes under its key, so a per-process memory cache is correct: each worker fills its own.
