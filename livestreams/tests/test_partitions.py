@@ -107,6 +107,20 @@ def test_a_month_without_its_partition_goes_to_the_default_and_moves_when_it_is_
 
 
 @on_postgresql
+def test_history_loaded_into_the_default_partition_gets_its_months(settings):
+    old = this_month().plus(-5)
+    livestream = livestream_at(old.start + datetime.timedelta(days=9), minutes=2)
+    assert where(livestream) == {partitions.DEFAULT_PARTITION: 2}
+    out = run("minute_partitions", since=str(old))
+    assert f"created {old.name} (moved 2 rows from the default partition)" in out
+    assert f"created {old.plus(1).name}\n" in out
+    assert where(livestream) == {old.name: 2}
+    for bad in ("2026-13", "2026", "soon"):
+        with pytest.raises(CommandError, match="YYYY-MM"):
+            run("minute_partitions", since=bad)
+
+
+@on_postgresql
 def test_the_minutes_of_a_livestream_are_read_from_its_month_by_index():
     """The big screen's query (``views._minutes``) reads only the livestream's month partition, by
     its (livestream, at) index: the other months and the default partition are pruned."""
