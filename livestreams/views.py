@@ -209,11 +209,14 @@ def unlock(request: HttpRequest, livestream_id: int) -> HttpResponse:
 def _minutes(livestream: Livestream):
     """The minute series up to now (a live stream's later points, if any were fed early, wait).
 
-    From ``started_at`` (no point is earlier: the import refuses one), which lets PostgreSQL read
-    only the livestream's months of the partitioned minute table (``livestreams/partitions.py``).
+    Bounded by the livestream's own time (no point lies outside ``[started_at, ended_at]``: the import
+    refuses one), which lets PostgreSQL read only the livestream's month(s) of the partitioned
+    minute table (``livestreams/partitions.py``).
     """
+    now = timezone.now()
+    until = min(now, livestream.ended_at) if livestream.ended_at is not None else now
     return list(
-        MinutePoint.objects.filter(livestream=livestream, at__gte=livestream.started_at, at__lte=timezone.now())
+        MinutePoint.objects.filter(livestream=livestream, at__gte=livestream.started_at, at__lte=until)
         .order_by("at")
         .values("at", "online", "entries", "gmv", "orders")
     )

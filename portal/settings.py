@@ -15,6 +15,7 @@ Everything that differs between a laptop and production comes from the environme
 - ``DATABASE_REPLICA_URL``: a streaming read replica of ``DATABASE_URL`` for the data pages;
   ``DATABASE_REPLICA_MAX_LAG``, ``DATABASE_REPLICA_CHECK_SECONDS``, ``DATABASE_REPLICA_STICKY_SECONDS``
   tune it (``portal/replicas.py``).
+- ``DATABASE_TRANSACTION_POOLING``: ``1`` behind PgBouncer in transaction mode (no server-side cursors).
 - ``MINUTE_RETENTION_MONTHS``: whole months of minute data kept by ``manage.py prune_minutes``.
 """
 
@@ -135,6 +136,13 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     MIDDLEWARE.insert(
         MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "portal.replicas.ReplicaMiddleware"
     )
+
+# Behind PgBouncer in transaction mode a server connection serves a client for one transaction
+# only: a cursor kept across transactions (the CSV export's .iterator()) would be lost. Django's own
+# queries bind their parameters client-side with psycopg 3, so no prepared statement is involved.
+if env_bool("DATABASE_TRANSACTION_POOLING", False):
+    for _database in DATABASES.values():
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 # Minute data (the largest table) is kept for this many whole months before the current one by
 # `manage.py prune_minutes` (livestreams/partitions.py); unset, nothing is pruned.

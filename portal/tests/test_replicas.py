@@ -329,7 +329,8 @@ def _configured(**env) -> dict:
     script = (
         "import json; from django.conf import settings as s; print(json.dumps({"
         "'aliases': sorted(s.DATABASES), 'routers': s.DATABASE_ROUTERS, 'middleware': s.MIDDLEWARE,"
-        "'replica': s.DATABASES.get('replica', {}), 'sticky': s.DATABASE_REPLICA_STICKY_SECONDS}, default=str))"
+        "'replica': s.DATABASES.get('replica', {}), 'sticky': s.DATABASE_REPLICA_STICKY_SECONDS,"
+        "'cursors': {a: d.get('DISABLE_SERVER_SIDE_CURSORS') for a, d in s.DATABASES.items()}}, default=str))"
     )
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {script}"],
@@ -365,3 +366,12 @@ def test_a_replica_url_installs_the_router_and_its_middleware_before_the_session
         "django.contrib.sessions.middleware.SessionMiddleware"
     )
     assert configured["sticky"] == 5.0  # the lag bound plus the check interval
+
+
+def test_transaction_pooling_turns_server_side_cursors_off_on_every_database():
+    env = {
+        "DATABASE_URL": "postgres://app@pgbouncer/portal",
+        "DATABASE_REPLICA_URL": "postgres://app@pgbouncer/replica",
+    }
+    assert _configured(**env)["cursors"] == {"default": False, "replica": False}
+    assert _configured(**env, DATABASE_TRANSACTION_POOLING="1")["cursors"] == {"default": True, "replica": True}
