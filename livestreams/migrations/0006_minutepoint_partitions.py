@@ -66,25 +66,7 @@ def _copy_and_key(cursor, *, primary_key, names):
     cursor.execute(f'DROP TABLE "{ASIDE}"')
 
 
-def partition(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        names = _set_aside(cursor, TABLE)
-        cursor.execute(
-            f'CREATE TABLE "{TABLE}" (LIKE "{ASIDE}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY) '
-            'PARTITION BY RANGE ("at")'
-        )
-        cursor.execute(f'CREATE TABLE "{DEFAULT_PARTITION}" PARTITION OF "{TABLE}" DEFAULT')
-        cursor.execute(f'SELECT MIN("at") FROM "{ASIDE}"')  # noqa: S608
-        (oldest,) = cursor.fetchone()
-    ensure_months(connection, ahead=MONTHS_AHEAD, since=Month.of(oldest) if oldest else None)
-    with connection.cursor() as cursor:
-        _copy_and_key(cursor, primary_key='"id", "at"', names=names)
-
-
-def unpartition(apps, schema_editor):
+def _rebuild(schema_editor, *, partitioned: bool):
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return
@@ -92,8 +74,22 @@ def unpartition(apps, schema_editor):
         names = _set_aside(cursor, TABLE)
         cursor.execute(
             f'CREATE TABLE "{TABLE}" (LIKE "{ASIDE}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY)'
+            + (' PARTITION BY RANGE ("at")' if partitioned else "")
         )
-        _copy_and_key(cursor, primary_key='"id"', names=names)
+        if partitioned:
+            cursor.execute(f'CREATE TABLE "{DEFAULT_PARTITION}" PARTITION OF "{TABLE}" DEFAULT')
+            cursor.execute(f'SELECT MIN("at") FROM "{ASIDE}"')  # noqa: S608
+            (oldest,) = cursor.fetchone()
+            ensure_months(connection, ahead=MONTHS_AHEAD, since=Month.of(oldest) if oldest else None)
+        _copy_and_key(cursor, primary_key='"id", "at"' if partitioned else '"id"', names=names)
+
+
+def partition(apps, schema_editor):
+    _rebuild(schema_editor, partitioned=True)
+
+
+def unpartition(apps, schema_editor):
+    _rebuild(schema_editor, partitioned=False)
 
 
 class Migration(migrations.Migration):
