@@ -25,7 +25,7 @@ import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
-from django.db import connections
+from django.db import OperationalError, connections
 from django.db.utils import load_backend
 from django.test import override_settings
 
@@ -112,6 +112,9 @@ class Pair:
     def active(self, *, router: bool = True, **replica_settings):
         """The portal on the pair: ``default`` and ``replica`` are its databases; with ``router``,
         the replica router and middleware as ``DATABASE_REPLICA_URL`` installs them."""
+        for wrapper in self.wrappers.values():  # e.g. the replica's, after a test restarted it
+            if wrapper.connection is not None and not wrapper.is_usable():
+                wrapper.close()
         saved_settings = {alias: connections.settings.get(alias) for alias in self.settings}
         saved_wrappers = {alias: getattr(connections._connections, alias, None) for alias in self.settings}
         for alias, config in self.settings.items():
@@ -153,10 +156,15 @@ class Pair:
         with self.wrappers["default"].cursor() as cursor:
             cursor.execute("SELECT pg_current_wal_insert_lsn()")
             (lsn,) = cursor.fetchone()
+        replica = self.wrappers["replica"]
         while True:
-            with self.wrappers["replica"].cursor() as cursor:
-                cursor.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn])
-                (done,) = cursor.fetchone()
+            try:
+                with replica.cursor() as cursor:
+                    cursor.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn])
+                    (done,) = cursor.fetchone()
+            except OperationalError:  # a connection from before the replica was restarted
+                replica.close()
+                done = False
             if done:
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:
