@@ -78,7 +78,7 @@ def on_primary() -> Iterator[None]:
     try:
         yield
     finally:
-        state.pinned = False
+        state.pinned = state.wrote  # a write inside keeps the rest of the request on the primary
 
 
 def serves(model) -> bool:

@@ -92,6 +92,12 @@ def test_on_primary_reads_the_primary_inside_only(healthy, data_page):
     assert router.db_for_read(Livestream) == "replica"
 
 
+def test_a_write_inside_on_primary_keeps_the_request_on_the_primary(healthy, data_page):
+    with replicas.on_primary():
+        router.db_for_write(Grant)
+    assert router.db_for_read(Livestream) == "default"
+
+
 def test_inside_a_transaction_on_the_primary_reads_the_primary(healthy, data_page, monkeypatch):
     monkeypatch.setattr(replicas.connections["default"], "in_atomic_block", True)
     assert router.db_for_read(Livestream) == "default"
