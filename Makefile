@@ -27,8 +27,9 @@ run: $(VENV)/.run-installed
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: install the dev requirements and run the whole suite (DATABASE_URL picks the database)
+## (loadgroup: the replica tests share one worker, since one of them stops the replica)
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -55,6 +56,14 @@ screenshots: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
+
+## make replica: a PostgreSQL primary (127.0.0.1:5441) and its streaming replica (:5442, replaying
+## 3 s late) for the replica tests and for trying the router by hand; idempotent. make replica-stop.
+.PHONY: replica replica-stop
+replica:
+	scripts/replica-pair start
+replica-stop:
+	scripts/replica-pair stop
 
 ## make bench: the performance benchmark (docs/performance.md). PostgreSQL only: DATABASE_URL names the
 ## server; the bench builds and reuses its own database <name>_bench. BENCH_ARGS="--only lists --quick" narrows it.

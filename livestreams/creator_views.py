@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from grants.perspective import creator_data_view
 from portal.exports import csv_response
 from portal.pagination import paginate
+from portal.replicas import reads_replica
 
 from . import speedups
 from .models import SORT_KEYS, Livestream, ProductSale
@@ -57,6 +58,7 @@ def _range_context(request: HttpRequest, answer) -> dict:
     }
 
 
+@reads_replica
 @require_GET
 @creator_data_view("overview", "products")
 def overview(request: HttpRequest, answer) -> HttpResponse:
@@ -95,6 +97,7 @@ def _overview_figures(creator, date_range) -> dict:
     )
 
 
+@reads_replica
 @require_GET
 @creator_data_view("livestreams")
 def livestream_list(request: HttpRequest, answer) -> HttpResponse:
@@ -131,6 +134,7 @@ CSV_COLUMNS = (
 )
 
 
+@reads_replica
 @require_GET
 @creator_data_view("livestreams")
 def export_csv(request: HttpRequest, answer) -> HttpResponse:

@@ -31,6 +31,7 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from grants import access, services
 from grants.models import LivestreamAccessRequest
+from portal import replicas
 from portal.pagination import paginate
 
 from . import speedups
@@ -62,6 +63,7 @@ MODULE_CARDS = (
 # --- an organization's livestreams ------------------------------------------------------------
 
 
+@replicas.reads_replica
 @require_GET
 def org_livestreams(request: HttpRequest) -> HttpResponse:
     """The livestreams the member's organization cooperated in, newest first, with its own sales."""
@@ -101,7 +103,8 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
 
     ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
     """
-    found = speedups.LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
+    with replicas.on_primary():  # the decision rests on the livestream's creator: as the primary has it
+        found = speedups.LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
     if not found:
         raise Http404
     livestream = found[0]
@@ -144,6 +147,7 @@ def _detail_context(request: HttpRequest, livestream: Livestream, answer) -> dic
     }
 
 
+@replicas.reads_replica
 @require_GET
 def detail(request: HttpRequest, livestream_id: int) -> HttpResponse:
     livestream, answer = _livestream_for(request, livestream_id)
@@ -195,9 +199,16 @@ def unlock(request: HttpRequest, livestream_id: int) -> HttpResponse:
 
 
 def _minutes(livestream: Livestream):
-    """The minute series up to now (a live stream's later points, if any were fed early, wait)."""
+    """The minute series up to now (a live stream's later points, if any were fed early, wait).
+
+    Bounded by the livestream's own time (no point lies outside ``[started_at, ended_at]``: the import
+    refuses one), which lets PostgreSQL read only the livestream's month(s) of the partitioned
+    minute table (``livestreams/partitions.py``).
+    """
+    now = timezone.now()
+    until = min(now, livestream.ended_at) if livestream.ended_at is not None else now
     return list(
-        MinutePoint.objects.filter(livestream=livestream, at__lte=timezone.now())
+        MinutePoint.objects.filter(livestream=livestream, at__gte=livestream.started_at, at__lte=until)
         .order_by("at")
         .values("at", "online", "entries", "gmv", "orders")
     )
@@ -249,12 +260,15 @@ def _module_page(request: HttpRequest, livestream: Livestream, module: str, temp
     content = cache.get(key) if key is not None else None
     if content is None:
         content = render_to_string(f"{template}#module", load(), request)
-        if key is not None:
+        # Read from a replica that has not caught up with the row the key was made of, the content
+        # would outlive its data: it is shown, not kept.
+        if key is not None and replicas.agrees(livestream):
             cache.set(key, content, MODULE_CACHE_SECONDS)
     # The shell around it (title, navigation, switcher, banner, messages) is rendered per request.
     return render(request, template, {"livestream": livestream, "module_html": mark_safe(content)})  # noqa: S308 - our rendering
 
 
+@replicas.reads_replica
 @require_GET
 def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """直播大屏: figures, curves and product ranking; polls every 5 s while live (HTTP 286 stops it).
@@ -274,6 +288,7 @@ def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
     )
 
 
+@replicas.reads_replica
 @require_GET
 def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """流量转化: the funnel with its conversion rates, and the traffic sources."""
@@ -285,6 +300,7 @@ def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
     return _module_page(request, livestream, "traffic", "livestreams/traffic.html", load)
 
 
+@replicas.reads_replica
 @require_GET
 def audience(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """用户画像: gender, age bands, top provinces and cities, new vs returning viewers."""

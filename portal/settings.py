@@ -12,6 +12,11 @@ Everything that differs between a laptop and production comes from the environme
 - ``DJANGO_CACHE_URL``: a shared cache, ``redis://host:6379/0`` (needs the ``redis`` package) or
   ``memcached://host:11211`` (needs ``pymemcache``); unset, each process has its own memory cache.
   ``DJANGO_CACHE_KEY_PREFIX``: set it per release (e.g. the commit) when the cache is shared.
+- ``DATABASE_REPLICA_URL``: a streaming read replica of ``DATABASE_URL`` for the data pages;
+  ``DATABASE_REPLICA_MAX_LAG``, ``DATABASE_REPLICA_CHECK_SECONDS``, ``DATABASE_REPLICA_STICKY_SECONDS``
+  tune it (``portal/replicas.py``).
+- ``DATABASE_TRANSACTION_POOLING``: ``1`` behind PgBouncer in transaction mode (no server-side cursors).
+- ``MINUTE_RETENTION_MONTHS``: whole months of minute data kept by ``manage.py prune_minutes``.
 """
 
 import os
@@ -108,6 +113,42 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
     )
+
+# A streaming read replica (docs/scaling.md): data pages read the livestream data from it while it
+# lags by at most DATABASE_REPLICA_MAX_LAG seconds; every access decision, write and session stays
+# on the primary (portal/replicas.py). Without DATABASE_REPLICA_URL: one database, no router.
+DATABASE_REPLICA_MAX_LAG = float(os.environ.get("DATABASE_REPLICA_MAX_LAG", "5"))
+DATABASE_REPLICA_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_CHECK_SECONDS", "2"))
+# A user who changed something reads the primary this long: past it, a replica within its bound
+# (measured at most CHECK_SECONDS ago) has their change.
+DATABASE_REPLICA_STICKY_SECONDS = float(
+    os.environ.get("DATABASE_REPLICA_STICKY_SECONDS") or DATABASE_REPLICA_MAX_LAG + DATABASE_REPLICA_CHECK_SECONDS
+)
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=True,
+    )
+    # A replica that does not answer is skipped after 2 s, not after the operating system's minutes.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    DATABASE_ROUTERS = ["portal.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "portal.replicas.ReplicaMiddleware"
+    )
+
+# Behind PgBouncer in transaction mode a server connection serves a client for one transaction
+# only: a cursor kept across transactions (the CSV export's .iterator()) would be lost. Django's own
+# queries bind their parameters client-side with psycopg 3, so no prepared statement is involved.
+if env_bool("DATABASE_TRANSACTION_POOLING", False):
+    for _database in DATABASES.values():
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# Minute data (the largest table) is kept for this many whole months before the current one by
+# `manage.py prune_minutes` (livestreams/partitions.py); unset, nothing is pruned.
+MINUTE_RETENTION_MONTHS = (
+    int(os.environ["MINUTE_RETENTION_MONTHS"]) if os.environ.get("MINUTE_RETENTION_MONTHS") else None
+)
 
 # The cache holds the rendered modules of ended livestreams (livestreams/views.py), content that
 # never changes under its key, so a per-process memory cache is correct: each worker fills its own.

@@ -17,3 +17,8 @@ CSRF_COOKIE_SECURE = False
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The suite runs on one database whatever the environment says: the replica tests
+# (tests/replicas/) point the portal at the replica pair themselves.
+DATABASES.pop("replica", None)  # noqa: F405
+DATABASE_ROUTERS = []
+MIDDLEWARE = [name for name in MIDDLEWARE if name != "portal.replicas.ReplicaMiddleware"]  # noqa: F405
