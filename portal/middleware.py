@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.cache import patch_cache_control
+from django.utils.functional import empty
 
 
 class CookieLocaleMiddleware(LocaleMiddleware):
@@ -66,4 +68,26 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+class PrivateCacheMiddleware:
+    """``Cache-Control: private, no-store`` on every response to a signed-in user (pages, fragments,
+    CSV exports, redirects): no shared proxy keeps a creator's data, and the browser does not show
+    it again from its cache (the back button) after logout.
+
+    Only a user some part of the request already loaded counts (every page behind the login does:
+    ``LoginRequiredMiddleware`` asks); this never loads one itself, so ``/healthz`` stays free of
+    database queries.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        wrapped = getattr(user, "_wrapped", user)
+        if wrapped is not None and wrapped is not empty and wrapped.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
         return response
