@@ -109,8 +109,8 @@ def import_lines(
     Blank lines are skipped and counted nowhere. Every other line is created, updated or rejected.
     Lines are read in chunks (``chunk_lines``, or fewer holding ``chunk_minutes`` minute points or
     ``chunk_bytes`` bytes), and each chunk's clean records written together; a ``RecordError``
-    among the lines (``read_lines()``'s refusal of a line) rejects that line; errors, counts and progress are reported in
-    line order after each chunk, exactly as if the lines had been imported one after another.
+    among the lines (``read_lines()``'s refusal of a line) rejects that line; errors, counts and
+    progress are reported in line order after each chunk, exactly as if the lines had been imported one after another.
     """
     result = ImportResult()
     directory = Directory()

@@ -19,6 +19,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from livestreams import importer
 from livestreams.importer import import_lines, read_lines
 from livestreams.models import Livestream
 
@@ -152,7 +153,8 @@ def test_a_gzip_bomb_stops_at_the_maximum_size_under_a_memory_cap(tmp_path):
     """A 1 GiB line in a 1 MB .gz, then 200 lines of 10 MiB: rejected, reading stopped at 256 MiB,
     a message and the summary, within the cap (the old importer needed the whole line in memory)."""
     bomb = tmp_path / "bomb.jsonl.gz"
-    bomb.write_bytes(gzip_member(b"x" * 64 * MiB) * 16 + gzip_member(b"\n") + gzip_member(b"x" * 10 * MiB + b"\n") * 200)
+    one_gib_line = gzip_member(b"x" * 64 * MiB) * 16 + gzip_member(b"\n")
+    bomb.write_bytes(one_gib_line + gzip_member(b"x" * 10 * MiB + b"\n") * 200)
     assert bomb.stat().st_size < 4 * MiB
     result = import_under_cap(str(bomb), "--max-bytes", str(256 * MiB))
     assert "line 1: record: the file is larger than 268435456 bytes (decompressed)" in result.stderr, result.stderr
@@ -191,11 +193,15 @@ def test_a_200_mb_line_is_rejected_under_a_memory_cap(tmp_path):
     assert peak < 120, f"peak RSS {peak} MB"
 
 
-def test_a_chunk_is_bounded_by_its_bytes_too(parties):  # noqa: F811
+def test_a_chunk_is_bounded_by_its_bytes_too(parties, monkeypatch):  # noqa: F811
     """Lines without minute points still close a chunk once they hold ``chunk_bytes``."""
     line = dumps({**copy.deepcopy(make_record("ls-0")), "minutes": []})
     lines = [line.replace(b"ls-0", f"ls-{i}".encode()) for i in range(5)]
-    seen = []
-    result = import_lines(lines, chunk_bytes=2 * len(line), on_progress=lambda r: seen.append(r.lines), progress_every=1)
-    assert result.created == 5
-    assert seen == [1, 2, 3, 4, 5]
+    runs = []
+    write_run = importer._write_run
+    monkeypatch.setattr(importer, "_write_run", lambda run: runs.append(len(run)) or write_run(run))
+    assert import_lines(lines, chunk_bytes=2 * len(line)).created == 5
+    assert runs == [2, 2, 1]
+    runs.clear()
+    assert import_lines(lines).updated == 5
+    assert runs == [5]

@@ -103,7 +103,9 @@ def test_the_organization_may_ask_the_new_creator_again(client, world):
     client.force_login(world["staff"])
     response = client.post(reverse("livestreams:unlock", args=[world["moving"].pk]))
     assert response.status_code == 302
-    again = LivestreamAccessRequest.objects.get(livestream=world["moving"], organization=world["shop"], status="pending")
+    again = LivestreamAccessRequest.objects.filter(livestream=world["moving"], organization=world["shop"]).get(
+        status="pending"
+    )
     assert again.creator_id == world["new"].pk
     client.force_login(world["new"].user)
     html = client.get(reverse("grants:creator_requests")).content.decode()
