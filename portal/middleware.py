@@ -1,4 +1,7 @@
 from django.conf import settings
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.db import InterfaceError, OperationalError
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.utils.cache import patch_cache_control
@@ -91,3 +94,26 @@ class PrivateCacheMiddleware:
         if wrapped is not None and wrapped is not empty and wrapped.is_authenticated:
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's session middleware, with one difference: a session that cannot be saved because the
+    database is unreachable is not a "400 session interrupted".
+
+    Django turns every database error of the session's save into ``SessionInterrupted`` (400, "the
+    user may have logged out"). When the cause is the database being down or hung: a POST already
+    answered with success (its change is committed: a redirect, an HTMX refresh) keeps that answer —
+    only its message is lost, the change is still reported; anything else is the database error
+    itself, which the portal answers with 503 and ``Retry-After`` (``portal.views.server_error``).
+    """
+
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted as error:
+            cause = error.__context__.__context__ if error.__context__ is not None else None
+            if not isinstance(cause, OperationalError | InterfaceError):
+                raise
+            if request.method == "POST" and response.status_code < 400:
+                return response
+            raise cause from error

@@ -72,7 +72,8 @@ MIDDLEWARE = [
     # refused at once (portal/throttle.py).
     "portal.throttle.LockedOutMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, but a session the database cannot save is a 503, not a 400 (portal/middleware.py).
+    "portal.middleware.SessionMiddleware",
     "portal.middleware.CookieLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,7 +126,7 @@ DATABASES = {
 # DJANGO_DB_STATEMENT_TIMEOUT=0 python manage.py migrate.
 DB_CONNECT_TIMEOUT = int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "3"))
 DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DJANGO_DB_STATEMENT_TIMEOUT", "15000"))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"].get("ENGINE") == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
     if DB_STATEMENT_TIMEOUT_MS:

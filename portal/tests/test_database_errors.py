@@ -5,6 +5,7 @@ connection options bound connecting and every statement."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 import subprocess
@@ -16,11 +17,15 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
 from django.urls import reverse
 
+from grants.factories import GrantFactory
+from grants.models import Grant
 from portal.factories import CreatorFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +173,52 @@ def test_time_limits_come_from_the_environment():
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert result.stdout.strip() == "False"
+
+
+def session_save_fails(cause: Exception | None):
+    """The session cannot be saved: ``SessionStore.save`` raises ``UpdateError`` as Django's does for
+    a database error (``cause``), or for a session deleted meanwhile (no cause)."""
+
+    def save(self, must_create=False):
+        if cause is None:
+            raise UpdateError
+        try:
+            raise cause
+        except type(cause):
+            raise UpdateError  # noqa: B904 - exactly as SessionStore.save raises it
+
+    return mock.patch.object(SessionStore, "save", save)
+
+
+@pytest.fixture
+def shop_with_grant():
+    grant = GrantFactory()
+    return grant.organization.main_account, grant.creator
+
+
+def test_a_session_the_database_cannot_save_is_503_not_400(web, shop_with_grant):
+    main, creator = shop_with_grant
+    web.force_login(main)
+    with session_save_fails(OperationalError("server closed the connection unexpectedly")):
+        # Entering the creator's perspective writes the session.
+        response = web.get(reverse("livestreams:creator_overview", args=[creator.pk]))
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(settings.RETRY_AFTER_SECONDS)
+
+
+def test_a_saved_change_keeps_its_success_answer_when_the_session_cannot_be_saved(web):
+    grant = GrantFactory()
+    web.force_login(grant.creator.user)
+    new_end = grant.ends_on + datetime.timedelta(days=7)
+    with session_save_fails(InterfaceError("connection already closed")):
+        response = web.post(reverse("grants:renew_early", args=[grant.pk]), {"ends_on": new_end.isoformat()})
+    assert response.status_code == 302
+    assert Grant.objects.get(pk=grant.pk).ends_on == new_end
+
+
+def test_a_session_deleted_meanwhile_is_still_djangos_400(web, shop_with_grant):
+    main, creator = shop_with_grant
+    web.force_login(main)
+    with session_save_fails(None):
+        response = web.get(reverse("livestreams:creator_overview", args=[creator.pk]))
+    assert response.status_code == 400
