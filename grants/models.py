@@ -422,8 +422,9 @@ class LivestreamAccessRequest(models.Model):
     # the request (``request_livestream_access``). When the livestream moves to another creator
     # (``livestreams.writes``), its open requests end (``services.end_livestream_access``) and every
     # request stays with the creator it was made to: the new creator never sees decisions, nor
-    # approvals, they did not make. The creator's lists filter on it (a join through the livestream measured 2-8 × slower:
-    # docs/performance.md, item 19); the two indexes below lead with it, so it needs none of its own.
+    # approvals, they did not make. The creator's lists filter on it (a join through the livestream
+    # measured 2-8 × slower: docs/performance.md, item 19); the two indexes below lead with it, so it
+    # needs none of its own.
     creator = models.ForeignKey(
         "portal.Creator", on_delete=models.PROTECT, related_name="+", editable=False, db_index=False,
         verbose_name=_("达人"),
