@@ -365,6 +365,9 @@ class RequestStatus(models.TextChoices):
     APPROVED = "approved", pgettext_lazy("request status", "已授权")
     DECLINED = "declined", _("已拒绝")
     REVOKED = "revoked", _("已解除授权")
+    # The livestream moved to another creator (an import or staff changed its creator): what the
+    # former creator approved or had to decide no longer holds (services.end_livestream_access).
+    ENDED = "ended", _("已失效")
 
 
 OPEN_REQUEST_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED)
@@ -415,11 +418,13 @@ class LivestreamAccessRequest(models.Model):
     livestream = models.ForeignKey(
         "livestreams.Livestream", on_delete=models.PROTECT, related_name="access_requests", verbose_name=_("直播")
     )
-    # The livestream's creator, copied: set from the livestream by the service that makes the request
-    # (``request_livestream_access``), and moved with the livestream by the writers that move it
-    # to another creator (``livestreams.writes``, through ``grants.services.sync_request_creators``).
-    # The creator's lists filter on it (a join through the livestream measured 2-8 × slower:
-    # docs/performance.md, item 19); the two indexes below lead with it, so it needs none of its own.
+    # The creator the request was made to: the livestream's creator, copied by the service that makes
+    # the request (``request_livestream_access``). When the livestream moves to another creator
+    # (``livestreams.writes``), its open requests end (``services.end_livestream_access``) and every
+    # request stays with the creator it was made to: the new creator never sees decisions, nor
+    # approvals, they did not make. The creator's lists filter on it (a join through the livestream
+    # measured 2-8 × slower: docs/performance.md, item 19); the two indexes below lead with it, so it
+    # needs none of its own.
     creator = models.ForeignKey(
         "portal.Creator", on_delete=models.PROTECT, related_name="+", editable=False, db_index=False,
         verbose_name=_("达人"),
@@ -453,7 +458,8 @@ class LivestreamAccessRequest(models.Model):
                 name="one_open_request_per_livestream_and_organization",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "approved", "declined", "revoked"]), name="request_status_valid"
+                condition=Q(status__in=["pending", "approved", "declined", "revoked", "ended"]),
+                name="request_status_valid",
             ),
         ]
         indexes = [
@@ -496,14 +502,17 @@ class LivestreamAccessEvent(ImmutableModel):
         APPROVE = "approve", pgettext_lazy("request operation", "授权")
         DECLINE = "decline", _("拒绝")
         REVOKE = "revoke", _("解除授权")
+        END = "end", _("直播间归属变更，申请失效")
 
     request = models.ForeignKey(
         LivestreamAccessRequest, on_delete=models.PROTECT, related_name="events", verbose_name=_("申请")
     )
     operation = models.CharField(_("操作"), max_length=10, choices=Operation.choices)
+    # None: no user acted (an END written by the import that gave the livestream another creator).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
-    )
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("操作人"),
+    )  # fmt: skip
     at = models.DateTimeField(_("时间"), default=timezone.now)
 
     objects = HistoryQuerySet.as_manager()

@@ -280,23 +280,46 @@ def _record_request(access_request, operation: str, actor) -> LivestreamAccessEv
     return LivestreamAccessEvent.objects.create(request=access_request, operation=operation, actor=actor)
 
 
-# --- the requests' copy of their livestream's creator ----------------------------------------------
+# --- a livestream given to another creator -------------------------------------------------------
 
 
-def sync_request_creators(*, livestream_ids: Iterable[int], creator_id: int, using: str | None = None) -> int:
-    """Give the livestream requests of ``livestream_ids`` their livestreams' new creator,
-    ``creator_id``, after those livestreams moved to that creator; returns how many requests changed.
+@transaction.atomic
+def end_livestream_access(
+    *, livestream_ids: Iterable[int], creator_id: int, actor=None
+) -> list[LivestreamAccessRequest]:
+    """已失效: pending or approved → ended, for every open request of ``livestream_ids`` made to a
+    creator other than ``creator_id``, the livestreams' new creator; one history event (``end``)
+    each. Returns the ended requests.
 
-    The requests keep a copy of their livestream's creator (``LivestreamAccessRequest.creator``: a
-    creator's request lists and counts filter on it; docs/performance.md, items 15 and 19), so the
-    writers that move a livestream to another creator call this in their transaction
-    (``livestreams.writes``: ``move_livestream()``, and the upsert when a re-import names another
-    creator). Ids in, so grants needs nothing of livestreams. Only requests whose copy differs are
-    written; no history event, as no one decided anything.
+    A livestream that changes creator (an import naming another creator, staff in the admin: the
+    writers of ``livestreams.writes`` call this in their transaction) takes none of its former
+    creator's decisions with it: an approval given by the former creator no longer opens the
+    modules (of what is now another creator's data), and a pending request made to the former
+    creator is not left for the new one to find. Each request stays with the creator it was made to
+    (its ``creator`` copy is not moved), so the new creator never sees approvals they did not give;
+    the organization may ask the new creator again. ``actor``: the staff member who moved the
+    livestream, None for an import. Ids in, so grants needs nothing of livestreams.
     """
-    return (
-        LivestreamAccessRequest.objects.using(using)
+    ended = list(
+        LivestreamAccessRequest.objects.select_for_update()
         .filter(livestream_id__in=list(livestream_ids))
+        .open()
         .exclude(creator_id=creator_id)
-        .update(creator_id=creator_id)
+        .order_by("pk")
     )
+    if not ended:
+        return []
+    now = timezone.now()
+    LivestreamAccessRequest.objects.filter(pk__in=[r.pk for r in ended]).update(
+        status=RequestStatus.ENDED, updated_at=now
+    )
+    LivestreamAccessEvent.objects.bulk_create(
+        LivestreamAccessEvent(request=r, operation=LivestreamAccessEvent.Operation.END, actor=actor, at=now)
+        for r in ended
+    )
+    # The inbox (SPEC §10, "livestream access revoked"): one message per ended request, to the
+    # organization's main account and to the requester, belongs here, in this transaction.
+    for access_request in ended:
+        access_request.status = RequestStatus.ENDED
+        access_request.updated_at = now
+    return ended

@@ -7,7 +7,6 @@ redirect. Every HTMX interaction is also a plain link or form post (post/redirec
 from __future__ import annotations
 
 import datetime
-from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +22,7 @@ from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 from portal.converters import parse_id
 from portal.models import Creator, Organization
 from portal.pagination import paginate
+from portal.responses import after_write, current_url
 
 from . import access, services
 from . import perspective as perspectives
@@ -94,16 +94,22 @@ def creator_grants(request: HttpRequest) -> HttpResponse:
 
 
 def _after_action(request: HttpRequest, creator: Creator, grant: Grant, message: str) -> HttpResponse:
-    """Success: HTMX refreshes the list in place (or the page); a plain post redirects (PRG)."""
+    """Success: HTMX refreshes the list in place (or the page); a plain post redirects (PRG). The
+    change is saved: whatever the request's headers, the answer reports it (``after_write``)."""
     messages.success(request, message)
-    if not request.htmx:
-        return redirect(_safe_next(request) or reverse("grants:creator_grants"))
-    current = urlsplit(request.htmx.current_url or "")
-    if current.path != reverse("grants:creator_grants"):
-        return HttpResponseClientRefresh()
-    context = _creator_list_context(request, creator, QueryDict(current.query), highlight=grant.pk)
-    response = render(request, "grants/_action_done.html", context)
-    return trigger_client_event(response, "close-dialog")
+    list_url = reverse("grants:creator_grants")
+
+    def build() -> HttpResponse:
+        if not request.htmx:
+            return redirect(_safe_next(request) or list_url)
+        current = current_url(request)
+        if current is None or current.path != list_url:
+            return HttpResponseClientRefresh()
+        context = _creator_list_context(request, creator, QueryDict(current.query), highlight=grant.pk)
+        response = render(request, "grants/_action_done.html", context)
+        return trigger_client_event(response, "close-dialog")
+
+    return after_write(request, build, fallback=list_url)
 
 
 def _safe_next(request: HttpRequest) -> str | None:
@@ -405,11 +411,16 @@ def _decide_request(request: HttpRequest, request_id: int, service, message: str
             messages.error(request, text)
     else:
         messages.success(request, message % {"org": access_request.organization.name})
-    if not request.htmx:
-        return redirect(_safe_next(request) or reverse("grants:creator_requests"))
-    row = _request_rows(LivestreamAccessRequest.objects.filter(pk=access_request.pk)).get()
-    context = {"access_request": row}  # the badge (pending_request_count) comes from the context processor
-    return render(request, "grants/_request_decided.html", context)
+    list_url = reverse("grants:creator_requests")
+
+    def build() -> HttpResponse:
+        if not request.htmx:
+            return redirect(_safe_next(request) or list_url)
+        row = _request_rows(LivestreamAccessRequest.objects.filter(pk=access_request.pk)).get()
+        context = {"access_request": row}  # the badge (pending_request_count) comes from the context processor
+        return render(request, "grants/_request_decided.html", context)
+
+    return after_write(request, build, fallback=list_url)
 
 
 @require_POST

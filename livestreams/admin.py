@@ -99,7 +99,7 @@ class LivestreamAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if "creator" in form.changed_data:
-            writes.move_livestream(livestream=obj, creator=form.cleaned_data["creator"])
+            writes.move_livestream(livestream=obj, creator=form.cleaned_data["creator"], actor=request.user)
 
     def delete_model(self, request, obj):
         writes.delete_livestream(livestream=obj)

@@ -40,13 +40,25 @@ class RecordError(ValueError):
 
 
 def parse_line(line: bytes | str) -> Any:
-    """The JSON value of one line, or RecordError("record", ...)."""
+    """The JSON value of one line, or RecordError("record", ...); a key given twice in one object is
+    refused, naming it (``title: duplicate key``), where plain JSON would keep the last value."""
+    repeated: list[_Repeated] = []
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+        value = dict(pairs)
+        if len(value) != len(pairs):
+            value = _Repeated(value, _first_repeated(pairs))
+            repeated.append(value)
+        return value
+
     try:
-        data = json.loads(line)
+        data = json.loads(line, object_pairs_hook=unique_keys)
     except UnicodeDecodeError:
         raise RecordError("record", "not valid UTF-8") from None
     except json.JSONDecodeError as error:
         raise RecordError("record", f"invalid JSON ({error.msg} at column {error.colno})") from None
+    if repeated:
+        raise RecordError(field_path(_path_to(data, repeated[0], "") or "", repeated[0].key), "duplicate key")
     # JSON may spell a lone surrogate (\ud800): valid JSON, but no text a database can store. Only a
     # line that could hold one (an escape \uD800-\uDFFF, or in a str a surrogate itself) is walked.
     maybe = _MAYBE_SURROGATE_BYTES if isinstance(line, bytes | bytearray) else _MAYBE_SURROGATE_TEXT
@@ -55,6 +67,40 @@ def parse_line(line: bytes | str) -> Any:
         if where is not None:
             raise RecordError(where or "record", "contains invalid Unicode (a lone surrogate)")
     return data
+
+
+class _Repeated(dict):
+    """An object of a parsed line that gave ``key`` more than once."""
+
+    def __init__(self, value: dict, key: str):
+        super().__init__(value)
+        self.key = key
+
+
+def _first_repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen = set()
+    for key, _value in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise AssertionError("unreachable: a key repeats")
+
+
+def _path_to(value: Any, target: dict, path: str) -> str | None:
+    """The path of the object ``target`` inside ``value`` ("" for ``value`` itself), or None."""
+    if value is target:
+        return path
+    if isinstance(value, dict):
+        items = ((field_path(path, key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for item_path, item in items:
+        found = _path_to(item, target, item_path)
+        if found is not None:
+            return found
+    return None
 
 
 def _lone_surrogate(value: Any, path: str) -> str | None:

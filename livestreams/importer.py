@@ -8,13 +8,18 @@ them in one transaction by ``writes.upsert_livestreams()`` (one statement or COP
 roll-up and the requests' creator kept in step there). ``import_lines()`` reads lines in chunks,
 cleans them, writes each chunk's clean records, and falls back to one transaction per record for a
 chunk that hits a database error, so that only the offending line is rejected.
+
+Memory is bounded by the chunk, not by the file: ``read_lines()`` never holds more than one line of
+at most ``max_line_bytes`` (a longer one is skipped in pieces and rejected), stops reading once the
+file has given ``max_bytes`` (decompressed: a gzip bomb is cut there), and a chunk holds at most
+``chunk_bytes`` of lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from django.db import DatabaseError, transaction
 
@@ -24,6 +29,43 @@ from .writes import LivestreamRecord, upsert_livestreams
 
 CHUNK_LINES = 200  # lines read, cleaned and written together (one transaction per chunk)
 CHUNK_MINUTES = 50_000  # ... or fewer lines, when they hold this many minute points
+CHUNK_BYTES = 8 * 1024 * 1024  # ... or this many bytes of lines (parsed, a few times more in memory)
+SKIP_PIECE = 1024 * 1024  # a line too long is read past in pieces of this size
+
+
+def read_lines(handle: IO[bytes], *, max_line_bytes: int, max_bytes: int) -> Iterator[bytes | RecordError]:
+    """The physical lines of a binary file, each of at most ``max_line_bytes`` (its line break not
+    counted); a longer line is read past in pieces, never held whole, and comes out as a
+    ``RecordError`` in its place (so it keeps its line number). Once ``max_bytes`` have been read (of
+    the decompressed text, for a ``.gz``), the line being read comes out as a ``RecordError`` and
+    nothing more is read."""
+    total = 0
+
+    def too_big() -> RecordError:
+        return RecordError(
+            "record", f"the file is larger than {max_bytes} bytes (decompressed): this line and the rest are not read"
+        )
+
+    while True:
+        line = handle.readline(max_line_bytes + 1)
+        if not line:
+            return
+        total += len(line)
+        if total > max_bytes:
+            yield too_big()
+            return
+        if len(line) <= max_line_bytes or line.endswith(b"\n"):
+            yield line
+            continue
+        while not line.endswith(b"\n"):
+            line = handle.readline(SKIP_PIECE)
+            if not line:
+                break
+            total += len(line)
+            if total > max_bytes:
+                yield too_big()
+                return
+        yield RecordError("record", f"line longer than {max_line_bytes} bytes")
 
 
 @transaction.atomic
@@ -53,24 +95,26 @@ Outcome = str | tuple[bool, int]
 
 
 def import_lines(
-    lines: Iterable[bytes | str],
+    lines: Iterable[bytes | str | RecordError],
     *,
     on_error: Callable[[str], None] | None = None,
     on_progress: Callable[[ImportResult], None] | None = None,
     progress_every: int = 1000,
     chunk_lines: int = CHUNK_LINES,
     chunk_minutes: int = CHUNK_MINUTES,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> ImportResult:
     """Import JSON Lines; each error is ``line N: field: reason`` (N counts every physical line).
 
     Blank lines are skipped and counted nowhere. Every other line is created, updated or rejected.
-    Lines are read in chunks (``chunk_lines``, or fewer holding ``chunk_minutes`` minute points),
-    and each chunk's clean records written together; errors, counts and progress are reported in
-    line order after each chunk, exactly as if the lines had been imported one after another.
+    Lines are read in chunks (``chunk_lines``, or fewer holding ``chunk_minutes`` minute points or
+    ``chunk_bytes`` bytes), and each chunk's clean records written together; a ``RecordError``
+    among the lines (``read_lines()``'s refusal of a line) rejects that line; errors, counts and
+    progress are reported in line order after each chunk, exactly as if the lines had been imported one after another.
     """
     result = ImportResult()
     directory = Directory()
-    for chunk in _chunks(lines, chunk_lines, chunk_minutes):
+    for chunk in _chunks(lines, chunk_lines, chunk_minutes, chunk_bytes):
         outcomes, runs = _clean_chunk(chunk, directory)
         for run in runs:
             outcomes.update(_write_run(run))
@@ -90,25 +134,31 @@ def import_lines(
     return result
 
 
-def _chunks(lines: Iterable[bytes | str], chunk_lines: int, chunk_minutes: int) -> Iterator[list[tuple[int, Any]]]:
+def _chunks(
+    lines: Iterable[bytes | str | RecordError], chunk_lines: int, chunk_minutes: int, chunk_bytes: int
+) -> Iterator[list[tuple[int, Any]]]:
     """The non-blank lines, parsed, in chunks: (line number, JSON value or the RecordError of parsing it)."""
     chunk: list[tuple[int, Any]] = []
-    size = 0
+    size = length = 0
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if isinstance(line, RecordError):
+            data = line
+        elif not line.strip():
             continue
-        try:
-            data = parse_line(line)
-        except RecordError as error:
-            data = error
         else:
-            minutes = data.get("minutes") if type(data) is dict else None
-            if type(minutes) is list:
-                size += len(minutes)
+            length += len(line)
+            try:
+                data = parse_line(line)
+            except RecordError as error:
+                data = error
+            else:
+                minutes = data.get("minutes") if type(data) is dict else None
+                if type(minutes) is list:
+                    size += len(minutes)
         chunk.append((number, data))
-        if len(chunk) >= chunk_lines or size >= chunk_minutes:
+        if len(chunk) >= chunk_lines or size >= chunk_minutes or length >= chunk_bytes:
             yield chunk
-            chunk, size = [], 0
+            chunk, size, length = [], 0, 0
     if chunk:
         yield chunk
 

@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext_lazy
@@ -33,6 +34,7 @@ from grants import access, services
 from grants.models import LivestreamAccessRequest
 from portal import replicas
 from portal.pagination import paginate
+from portal.responses import after_write
 
 from . import speedups
 from .charts import Series
@@ -185,10 +187,15 @@ def unlock(request: HttpRequest, livestream_id: int) -> HttpResponse:
             error = exc
         else:
             messages.success(request, _("已提交申请，等待达人审批。"))
-            if not request.htmx:
-                return redirect("livestreams:detail", livestream_id=livestream.pk)
-            context = _detail_context(request, livestream, answer)
-            return trigger_client_event(render(request, "livestreams/_unlock_done.html", context), "close-dialog")
+            detail_url = reverse("livestreams:detail", kwargs={"livestream_id": livestream.pk})
+
+            def build() -> HttpResponse:
+                if not request.htmx:
+                    return redirect(detail_url)
+                context = _detail_context(request, livestream, answer)
+                return trigger_client_event(render(request, "livestreams/_unlock_done.html", context), "close-dialog")
+
+            return after_write(request, build, fallback=detail_url)
     context = {"livestream": livestream, "errors": error.messages if error else []}
     if request.htmx:
         return render(request, "livestreams/unlock.html#dialog-body", context)

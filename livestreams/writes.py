@@ -8,8 +8,9 @@ it writes in step by calling it directly, in that transaction:
 - the creator roll-up (``CreatorDay``): ``rollup.refresh_creator_days()`` with every (creator, day)
   a written livestream had before and has after;
 - ``updated_at``, moved by every writer (the module cache key is made of the livestream's row);
-- the access requests' copy of the creator: ``grants.services.sync_request_creators()`` when a
-  livestream moves to another creator.
+- the access requests when a livestream moves to another creator: its pending and approved requests
+  end (``grants.services.end_livestream_access()``, one history event each), so no approval given
+  by the former creator outlives the move.
 
 Nothing else keeps them: no ``save``/``delete``/``update`` overrides, no signals. The importer writes
 through ``upsert_livestreams()`` (a chunk of lines at once), the factories and ``seed_demo`` through
@@ -28,7 +29,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from grants.services import sync_request_creators
+from grants.services import end_livestream_access
 from portal.models import Creator, Organization
 
 from .bulk import MINUTE_COLUMNS, MinuteRow, Sums, cooperations_of, insert_rows, total_sums
@@ -78,7 +79,8 @@ def upsert_livestreams(records: Sequence[LivestreamRecord]) -> list[bool]:
     number of records: the look-up, six deletes (only when some exist), one INSERT for the new
     livestreams, one upsert for the existing ones, one COPY (PostgreSQL; bulk_create elsewhere)
     each for the products, cooperations, minute points, funnels, sources and audiences, then the
-    roll-up of the days before and after, and the requests of livestreams that changed creator.
+    roll-up of the days before and after, and the open requests of livestreams that changed creator
+    are ended (``end_livestream_access``; no actor: an import).
     """
     existing = {
         external_id: (pk, creator_id, started_at)
@@ -151,7 +153,7 @@ def upsert_livestreams(records: Sequence[LivestreamRecord]) -> list[bool]:
         if record.external_id in existing and existing[record.external_id][1] != record.creator_id:
             moved[record.creator_id].append(existing[record.external_id][0])
     for creator_id, livestream_ids in moved.items():
-        sync_request_creators(livestream_ids=livestream_ids, creator_id=creator_id)
+        end_livestream_access(livestream_ids=livestream_ids, creator_id=creator_id)
     return [record.external_id not in existing for record in records]
 
 
@@ -305,15 +307,16 @@ def update_live_figures(
 
 
 @transaction.atomic
-def move_livestream(*, livestream: Livestream, creator: Creator) -> Livestream:
-    """Give the livestream to another creator: the roll-up of its day for both creators, and its
-    access requests' copy of the creator, follow."""
+def move_livestream(*, livestream: Livestream, creator: Creator, actor=None) -> Livestream:
+    """Give the livestream to another creator: the roll-up of its day follows for both creators, and
+    its pending and approved access requests end (``end_livestream_access``, ``actor``: the staff
+    member who moved it; None when no user did)."""
     locked = _lock(livestream)
     _write(livestream, locked, creator=creator)
     if locked.creator_id != creator.pk:
         day = local_day(locked.started_at)
         refresh_creator_days([(locked.creator_id, day), (creator.pk, day)])
-        sync_request_creators(livestream_ids=[locked.pk], creator_id=creator.pk)
+        end_livestream_access(livestream_ids=[locked.pk], creator_id=creator.pk, actor=actor)
     return livestream
 
 

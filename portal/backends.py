@@ -1,3 +1,4 @@
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 
 from .compiled import CompiledQuery
@@ -11,8 +12,14 @@ def _user_with_party(user_model) -> CompiledQuery:
     )
 
 
-class PortalBackend(ModelBackend):
-    """Loads the user with their party (creator or membership and organization) in one query.
+class PortalBackend(AxesStandaloneBackend, ModelBackend):
+    """Logs users in, unless django-axes has locked the attempt out; loads the user with their party
+    (creator or membership and organization) in one query.
+
+    Login throttling (``portal/throttle.py``): ``authenticate`` first asks axes whether the client
+    may try (per username and per address); a locked-out attempt is refused with axes'
+    ``PermissionDenied`` before any password is hashed. A call without a request (a management
+    command, a shell) has no client to throttle and is not counted.
 
     Every page needs to know who the user is in the portal; fetching it here keeps each page's
     query count fixed instead of paying for ``user.creator`` and ``user.membership`` separately.
@@ -21,6 +28,11 @@ class PortalBackend(ModelBackend):
     """
 
     _query: CompiledQuery | None = None
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is not None:
+            AxesStandaloneBackend.authenticate(self, request, username=username, password=password, **kwargs)
+        return ModelBackend.authenticate(self, request, username=username, password=password, **kwargs)
 
     def get_user(self, user_id):
         UserModel = self._user_model()

@@ -1,6 +1,11 @@
 from django.conf import settings
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.db import InterfaceError, OperationalError
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.cache import patch_cache_control
+from django.utils.functional import empty
 
 
 class CookieLocaleMiddleware(LocaleMiddleware):
@@ -67,3 +72,48 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+class PrivateCacheMiddleware:
+    """``Cache-Control: private, no-store`` on every response to a signed-in user (pages, fragments,
+    CSV exports, redirects): no shared proxy keeps a creator's data, and the browser does not show
+    it again from its cache (the back button) after logout.
+
+    Only a user some part of the request already loaded counts (every page behind the login does:
+    ``LoginRequiredMiddleware`` asks); this never loads one itself, so ``/healthz`` stays free of
+    database queries.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        wrapped = getattr(user, "_wrapped", user)
+        if wrapped is not None and wrapped is not empty and wrapped.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's session middleware, with one difference: a session that cannot be saved because the
+    database is unreachable is not a "400 session interrupted".
+
+    Django turns every database error of the session's save into ``SessionInterrupted`` (400, "the
+    user may have logged out"). When the cause is the database being down or hung: a POST already
+    answered with success (its change is committed: a redirect, an HTMX refresh) keeps that answer —
+    only its message is lost, the change is still reported; anything else is the database error
+    itself, which the portal answers with 503 and ``Retry-After`` (``portal.views.server_error``).
+    """
+
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted as error:
+            cause = error.__context__.__context__ if error.__context__ is not None else None
+            if not isinstance(cause, OperationalError | InterfaceError):
+                raise
+            if request.method == "POST" and response.status_code < 400:
+                return response
+            raise cause from error

@@ -17,8 +17,16 @@ Everything that differs between a laptop and production comes from the environme
   tune it (``portal/replicas.py``).
 - ``DATABASE_TRANSACTION_POOLING``: ``1`` behind PgBouncer in transaction mode (no server-side cursors).
 - ``MINUTE_RETENTION_MONTHS``: whole months of minute data kept by ``manage.py prune_minutes``.
+- ``DJANGO_DB_CONNECT_TIMEOUT`` (seconds), ``DJANGO_DB_STATEMENT_TIMEOUT`` (milliseconds, 0: none):
+  a database that does not answer fails the request within seconds (503, ``DJANGO_RETRY_AFTER``).
+- ``DJANGO_LOGIN_FAILURE_LIMIT``, ``DJANGO_LOGIN_COOLOFF_MINUTES``, ``DJANGO_PROXY_COUNT``: login
+  throttling (django-axes, ``portal/throttle.py``).
+- ``DJANGO_IMPORT_MAX_LINE_BYTES``, ``DJANGO_IMPORT_MAX_BYTES``: the import's limits (docs/import.md).
+
+The README's configuration table lists every variable with its default.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -58,13 +66,19 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.PrivateCacheMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
+    # Before the session, CSRF and database: a login post of a client locked out a moment ago is
+    # refused at once (portal/throttle.py).
+    "portal.throttle.LockedOutMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, but a session the database cannot save is a 503, not a 400 (portal/middleware.py).
+    "portal.middleware.SessionMiddleware",
     "portal.middleware.CookieLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,6 +89,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.HtmxRefreshOnDeniedMiddleware",
     "grants.perspective.PerspectiveMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into portal.throttle.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -107,6 +123,24 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Time limits, so that a database that accepts connections but never answers, or a query stuck
+# behind a lock, fails the request within seconds (503 with Retry-After: portal/views.py) instead of
+# holding a worker until gunicorn kills it. connect_timeout bounds opening a connection (the
+# handshake included); statement_timeout is enforced by the server on every statement of the
+# connection. 0 switches the statement limit off, e.g. for a long migration:
+# DJANGO_DB_STATEMENT_TIMEOUT=0 python manage.py migrate.
+DB_CONNECT_TIMEOUT = int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "3"))
+DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DJANGO_DB_STATEMENT_TIMEOUT", "15000"))
+if DATABASES["default"].get("ENGINE") == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    if DB_STATEMENT_TIMEOUT_MS:
+        _options["options"] = f"{_options.get('options', '')} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}".strip()
+# A 503 for a database error tells clients and proxies when to try again (seconds).
+RETRY_AFTER_SECONDS = int(os.environ.get("DJANGO_RETRY_AFTER", "5"))
+# /readyz: the database must answer on a fresh connection within this many seconds.
+READY_TIMEOUT_SECONDS = int(os.environ.get("DJANGO_READY_TIMEOUT", "2"))
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite: WAL and a busy timeout let the dev server and a second shell share the file.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -133,9 +167,7 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     # A replica that does not answer is skipped after 2 s, not after the operating system's minutes.
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
     DATABASE_ROUTERS = ["portal.replicas.ReplicaRouter"]
-    MIDDLEWARE.insert(
-        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "portal.replicas.ReplicaMiddleware"
-    )
+    MIDDLEWARE.insert(MIDDLEWARE.index("portal.middleware.SessionMiddleware"), "portal.replicas.ReplicaMiddleware")
 
 # Behind PgBouncer in transaction mode a server connection serves a client for one transaction
 # only: a cursor kept across transactions (the CSV export's .iterator()) would be lost. Django's own
@@ -195,7 +227,9 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "zh-hans"
 # Each language is named in itself in the switch, so these names are not translated.
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# locale/ is the portal's own catalogue (make messages); locale_overrides/ holds Simplified Chinese
+# for Django's and django-axes' strings that their own zh_Hans catalogues lack (see its README).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_overrides"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -238,13 +272,40 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     # The HTTPS redirect must not hit the load balancer's plain-HTTP health check.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # A refused request (403) is one line (user, path, reason), not a traceback: portal/log_filters.py.
+    "filters": {"forbidden_one_line": {"()": "portal.log_filters.ForbiddenOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["forbidden_one_line"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
 
+# PortalBackend is also django-axes' backend: it refuses a locked-out login before any password is
+# hashed (portal/backends.py, portal/throttle.py).
 AUTHENTICATION_BACKENDS = ["portal.backends.PortalBackend"]
+
+# Login throttling (django-axes): failures counted per username and, separately, per client address;
+# at the limit either is locked out for the cool-off (or until staff unlock it: the admin's access
+# attempts, or manage.py axes_reset_username NAME / axes_reset_ip ADDRESS / axes_reset).
+AXES_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("DJANGO_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "portal.throttle.lockout_response"
+AXES_USERNAME_CALLABLE = "portal.throttle.client_username"
+AXES_CLIENT_IP_CALLABLE = "portal.throttle.client_ip"
+AXES_RESET_ON_SUCCESS = False  # a success must not wipe an address's count (an attacker's own account)
+# While locked out, further attempts are refused without writing anything (no row lock, no growing
+# row): the cool-off runs from the failure that reached the limit.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not the question; keeps each login one write less
+AXES_VERBOSE = False
+# Behind N trusted reverse proxies, the client address is the N-th from the right of X-Forwarded-For.
+PORTAL_PROXY_COUNT = int(os.environ.get("DJANGO_PROXY_COUNT", "0"))
+
+# Import limits (docs/import.md): one line, and the whole file once decompressed, in bytes.
+IMPORT_MAX_LINE_BYTES = int(os.environ.get("DJANGO_IMPORT_MAX_LINE_BYTES", str(4 * 1024 * 1024)))
+IMPORT_MAX_BYTES = int(os.environ.get("DJANGO_IMPORT_MAX_BYTES", str(2 * 1024**3)))

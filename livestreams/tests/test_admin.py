@@ -116,7 +116,7 @@ def change_form_data(client, livestream, **fields):
     return data
 
 
-def test_changing_the_creator_in_the_admin_moves_the_livestream(staff_client, livestream):
+def test_changing_the_creator_in_the_admin_moves_the_livestream_and_ends_its_requests(staff_client, livestream):
     shop = livestream.cooperations.filter(organization__kind="shop").get().organization
     request = services.request_livestream_access(livestream=livestream, actor=shop.main_account)
     old, new = livestream.creator, CreatorFactory()
@@ -129,7 +129,10 @@ def test_changing_the_creator_in_the_admin_moves_the_livestream(staff_client, li
     assert fresh.updated_at > livestream.updated_at
     assert not CreatorDay.objects.filter(creator=old, day=day).exists()
     assert CreatorDay.objects.get(creator=new, day=day).gmv == fresh.gmv
-    assert LivestreamAccessRequest.objects.get(pk=request.pk).creator_id == new.pk
+    ended = LivestreamAccessRequest.objects.get(pk=request.pk)
+    assert (ended.status, ended.creator_id) == ("ended", old.pk)  # stays with the creator it was made to
+    event = ended.events.order_by("-pk").first()
+    assert (event.operation, event.actor) == ("end", response.wsgi_request.user)
 
 
 def test_saving_without_a_change_writes_nothing(staff_client, livestream):

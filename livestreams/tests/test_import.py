@@ -768,7 +768,7 @@ def test_make_record_is_accepted_as_is(parties):
     assert (result.created, result.rejected, result.errors) == (1, 0, [])
 
 
-def test_a_reimport_that_moves_a_livestream_to_another_creator_moves_its_requests(parties, tmp_path):
+def test_a_reimport_that_moves_a_livestream_to_another_creator_ends_its_requests(parties, tmp_path):
     run(write(tmp_path, [dumps(make_record("ls-1")), dumps(make_record("ls-2"))], "first.jsonl"))
     moved, stays = Livestream.objects.get(external_id="ls-1"), Livestream.objects.get(external_id="ls-2")
     requests = [
@@ -782,7 +782,12 @@ def test_a_reimport_that_moves_a_livestream_to_another_creator_moves_its_request
     assert (out, err, code) == ("created 0, updated 1, rejected 0\n", "", 0)
     for access_request in requests:
         access_request.refresh_from_db()
-    # The request follows its livestream to the new creator; the other livestream's stays.
-    assert requests[0].creator_id == parties["creator2"].pk
-    assert requests[1].creator_id == parties["creator"].pk
-    assert list(LivestreamAccessRequest.objects.for_creator(parties["creator"])) == [requests[1]]
+    # The moved livestream's request ends and stays with the creator it was made to (one history
+    # event, no actor: an import); the other livestream's stays pending; the new creator sees none.
+    assert (requests[0].status, requests[0].creator_id) == ("ended", parties["creator"].pk)
+    assert list(requests[0].events.order_by("pk").values_list("operation", "actor")) == [
+        ("request", parties["shop"].main_account.pk),
+        ("end", None),
+    ]
+    assert (requests[1].status, requests[1].creator_id) == ("pending", parties["creator"].pk)
+    assert not LivestreamAccessRequest.objects.for_creator(parties["creator2"]).exists()

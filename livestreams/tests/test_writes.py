@@ -168,7 +168,7 @@ def test_update_live_figures_writes_the_minute_products_totals_and_end_together(
 # --- move and delete ------------------------------------------------------------------------------
 
 
-def test_move_livestream_moves_the_roll_up_and_the_requests():
+def test_move_livestream_moves_the_roll_up_and_ends_the_requests():
     old, new, shop = CreatorFactory(), CreatorFactory(), ShopFactory()
     livestream = LivestreamFactory(creator=old, cooperating=[shop], started_at=at(2026, 11, 1, 23, 30), minutes=0)
     LivestreamFactory(creator=old, cooperating=[shop], started_at=at(2026, 11, 1, 9), minutes=0)
@@ -181,7 +181,8 @@ def test_move_livestream_moves_the_roll_up_and_the_requests():
     assert fresh.updated_at > before
     assert day_row(old, datetime.date(2026, 11, 1))[0] == 1
     assert day_row(new, datetime.date(2026, 11, 1)) == (1, fresh.gmv, fresh.viewers)
-    assert LivestreamAccessRequest.objects.get(pk=request.pk).creator_id == new.pk
+    ended = LivestreamAccessRequest.objects.get(pk=request.pk)
+    assert (ended.status, ended.creator_id) == ("ended", old.pk)
 
 
 def test_delete_livestreams_refreshes_the_roll_up_and_is_refused_while_requests_point_at_one():

@@ -369,7 +369,7 @@ def test_a_replica_url_installs_the_router_and_its_middleware_before_the_session
     assert configured["routers"] == ["portal.replicas.ReplicaRouter"]
     middleware = configured["middleware"]
     assert middleware.index("portal.replicas.ReplicaMiddleware") < middleware.index(
-        "django.contrib.sessions.middleware.SessionMiddleware"
+        "portal.middleware.SessionMiddleware"
     )
     assert configured["sticky"] == 5.0  # the lag bound plus the check interval
 

@@ -26,8 +26,8 @@ PLATFORM_TZ = ZoneInfo("Asia/Shanghai")  # SPEC §4: "today" is the current date
 # Grant statuses (SPEC §4, "Status of a grant, on a given day").
 SCHEDULED, ACTIVE, EXPIRED, REVOKED = "scheduled", "active", "expired", "revoked"
 GRANT_STATUSES = (SCHEDULED, ACTIVE, EXPIRED, REVOKED)
-# Livestream request statuses (SPEC §5).
-PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
+# Livestream request statuses (SPEC §5; ENDED: the livestream changed creator, issue 12).
+PENDING, APPROVED, DECLINED, ENDED = "pending", "approved", "declined", "ended"
 
 
 # --- the cast ---------------------------------------------------------------------------------
@@ -288,6 +288,7 @@ class SpecModel:
         self.now = now
         self.grants: dict[int, GrantRow] = {}  # by id, in order of creation
         self.requests: dict[int, RequestRow] = {}
+        self.moved: dict[str, str] = {}  # livestream -> its creator now, when an import or staff moved it
 
     # --- the clock ----------------------------------------------------------------------------
     @property
@@ -353,8 +354,8 @@ class SpecModel:
         approved (until revoked); the main account of an organization with an active full-data grant
         from the livestream's creator."""
         person = self.cast.users[user]
-        stream = self.cast.livestreams[livestream]
-        if person.creator == stream.creator:
+        creator = self.creator_of(livestream)
+        if person.creator == creator:
             return True
         if person.organization is None:
             return False
@@ -366,7 +367,7 @@ class SpecModel:
         return may_view_creator_data(
             is_the_creator=False,
             main_account=person.main,
-            pair_statuses=self._pair_statuses(stream.creator, person.organization),
+            pair_statuses=self._pair_statuses(creator, person.organization),
         )
 
     # --- full-data grants (SPEC §4, "The four operations") ---------------------------------------
@@ -454,7 +455,7 @@ class SpecModel:
         request = self.requests[request_id]
         # Only the livestream's creator decides (SPEC §5 "Creator: ..."); the actor is checked first
         # (the SPEC does not order the two; the code does it this way).
-        if self.cast.users[actor].creator != self.cast.livestreams[request.livestream].creator:
+        if self.cast.users[actor].creator != self.creator_of(request.livestream):
             return Forbidden()
         if refusal := decision_refusal(action, request.status):
             return refusal
@@ -472,3 +473,20 @@ class SpecModel:
 
     def revoke_access(self, *, actor: str, request_id: int) -> Outcome:
         return self._decide("revoke", actor=actor, request_id=request_id)
+
+    # --- a livestream changes creator (issue 12, item 6: an import or staff) ----------------------
+    def creator_of(self, livestream: str) -> str:
+        return self.moved.get(livestream, self.cast.livestreams[livestream].creator)
+
+    def move(self, *, livestream: str, creator: str) -> list[int]:
+        """The livestream now belongs to ``creator``. If that is another creator, every pending or
+        approved request for it ends (one history event each): no approval of the former creator
+        outlives the move, and none is left for the new creator to decide. Returns the ids ended.
+        Nobody can refuse it (no actor's rights are checked: the import and staff may)."""
+        if creator == self.creator_of(livestream):
+            return []
+        self.moved[livestream] = creator
+        ended = [r.id for r in self.requests.values() if r.livestream == livestream and r.status in OPEN_REQUEST]
+        for request_id in ended:
+            self.requests[request_id].status = ENDED
+        return ended

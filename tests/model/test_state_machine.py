@@ -41,9 +41,10 @@ from hypothesis.stateful import (
 from grants import access, services
 from grants.models import Grant, GrantEvent, LivestreamAccessEvent, LivestreamAccessRequest
 from grants.tests.conftest import error_codes
+from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
-from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
+from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
 from portal.models import Creator, Organization, User
 
 from . import spec_model as spec
@@ -95,6 +96,7 @@ class World:
     creators: dict[str, Creator]
     organizations: dict[str, Organization]
     livestreams: dict[str, Livestream]
+    mover: User | None = None  # a staff member who gives livestreams to another creator (issue 12)
 
     def __post_init__(self):
         self.creator_pk = {name: c.pk for name, c in self.creators.items()}
@@ -136,6 +138,7 @@ def build_world() -> World:
         creators={name: Creator.objects.get(pk=c.pk) for name, c in creators.items()},
         organizations=organizations,
         livestreams={name: Livestream.objects.get(pk=ls.pk) for name, ls in livestreams.items()},
+        mover=UserFactory(is_staff=True),
     )
 
 
@@ -174,11 +177,14 @@ class PortalMachine(RuleBasedStateMachine):
         self.rotation = 0
         self.full_access = FULL_ACCESS
         self._last_access = self._expected_access()
+        self._moved: set[str] = set()
 
     def teardown(self):
         self._traveller.stop()
         transaction.set_rollback(True)
         self._atomic.__exit__(None, None, None)
+        for name in self._moved:  # the writer moved the world's instance too: back to the rolled-back row
+            self.world.livestreams[name].refresh_from_db(fields=["creator", "updated_at"])
 
     # --- the clock ----------------------------------------------------------------------------
     def _move(self, now: datetime.datetime) -> None:
@@ -354,7 +360,7 @@ class PortalMachine(RuleBasedStateMachine):
     def _decide(self, index, actor, predict, service):
         request_id, request = self._request(index)
         if actor == OWNER:
-            actor = self.world.spec.livestreams[self.model.requests[request_id].livestream].creator
+            actor = self.model.creator_of(self.model.requests[request_id].livestream)
         self._run(
             predict(actor=actor, request_id=request_id),
             lambda: service(request=request, actor=self.world.users[actor]),
@@ -376,6 +382,20 @@ class PortalMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 30), actor=owner_or_anyone)
     def revoke_access(self, index, actor):
         self._decide(index, actor, self.model.revoke_access, services.revoke_livestream_access)
+
+    # --- a livestream changes creator (issue 12: an import or staff; nobody's rights are checked) --
+    @rule(livestream=st.sampled_from(tuple(STREAMS)), creator=st.sampled_from(CREATORS), by_staff=st.booleans())
+    def move_livestream(self, livestream, creator, by_staff):
+        actor = self.world.mover if by_staff else None
+        before = self._counts()
+        ended = self.model.move(livestream=livestream, creator=creator)
+        self._moved.add(livestream)
+        writes.move_livestream(
+            livestream=self.world.livestreams[livestream], creator=self.world.creators[creator], actor=actor
+        )
+        assert self._counts() == {**before, "request_events": before["request_events"] + len(ended)}
+        newest = LivestreamAccessEvent.objects.order_by("-pk").values_list("operation", "actor_id", "request_id")
+        assert sorted(newest[: len(ended)]) == sorted(("end", actor and actor.pk, pk) for pk in ended)
 
     # --- after every step ----------------------------------------------------------------------
     @invariant()

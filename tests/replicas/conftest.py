@@ -125,7 +125,7 @@ class Pair:
         middleware = list(settings.MIDDLEWARE)
         if router:
             middleware.insert(
-                middleware.index("django.contrib.sessions.middleware.SessionMiddleware"),
+                middleware.index("portal.middleware.SessionMiddleware"),
                 "portal.replicas.ReplicaMiddleware",
             )
         overrides = {

@@ -51,6 +51,7 @@ EXPECTED = {
     "logout": (same(405), same(302)),
     "set_language": (per_role(302, **dict.fromkeys(ROLES[1:], 302)), per_role(302, **dict.fromkeys(ROLES[1:], 302))),
     "healthz": (per_role(200, **dict.fromkeys(ROLES[1:], 200)), per_role(405, **dict.fromkeys(ROLES[1:], 405))),
+    "readyz": (per_role(200, **dict.fromkeys(ROLES[1:], 200)), per_role(405, **dict.fromkeys(ROLES[1:], 405))),
     "grants:creator_grants": (per_role(**CREATOR_ONLY), same(405)),
     "grants:authorize": (per_role(**CREATOR_ONLY), per_role(**{**CREATOR_ONLY, "owner": 422, "other_creator": 422})),
     "grants:organization_search": (per_role(**CREATOR_ONLY), same(405)),
@@ -188,6 +189,15 @@ def assert_content_security(response, where: str) -> None:
         assert not inline, f"{where}: inline script {inline[:3]}"
 
 
+def assert_not_cached_when_signed_in(response, role: str, where: str) -> None:
+    """Every response to a signed-in user (pages, fragments, exports, redirects, refusals) tells
+    shared caches and the browser to keep nothing (issue 12, item 9)."""
+    if role == "anonymous":
+        return
+    cache_control = {part.strip() for part in response.get("Cache-Control", "").split(",")}
+    assert {"private", "no-store"} <= cache_control, f"{where}: Cache-Control {response.get('Cache-Control')!r}"
+
+
 def table_counts():
     return (Grant.objects.count(), GrantEvent.objects.count(), LivestreamAccessRequest.objects.count(),
             LivestreamAccessEvent.objects.count())  # fmt: skip
@@ -206,6 +216,7 @@ def test_route_for_every_role(client, world, route):
                 f"{role} {method.upper()} {url}: {response.status_code} != {expected}"
             )
             assert_content_security(response, f"{role} {method.upper()} {url}")
+            assert_not_cached_when_signed_in(response, role, f"{role} {method.upper()} {url}")
             if response.status_code in (403, 404, 405) or role in ("anonymous", "other_creator"):
                 body = b"".join(response.streaming_content) if response.streaming else response.content
                 leaked = [s for s in secrets(world, role) if s.encode() in body]

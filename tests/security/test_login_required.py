@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from tests.urlmap import all_routes
 
-PUBLIC = {"login", "set_language", "healthz"}
+PUBLIC = {"login", "set_language", "healthz", "readyz"}
 ROUTES = [r for r in all_routes() if r.name not in PUBLIC]
 
 

@@ -3,6 +3,10 @@
 FILE may be ``-`` for standard input; a name ending in ``.gz`` is read compressed. Rejected lines
 go to standard error as ``line N: field: reason``, with progress every 1,000 lines; standard output
 gets the summary ``created X, updated Y, rejected Z``. The exit status is 1 when a line was rejected.
+
+Limits (``--max-line-bytes``, ``--max-bytes``; defaults ``settings.IMPORT_MAX_LINE_BYTES`` and
+``IMPORT_MAX_BYTES``, from ``DJANGO_IMPORT_MAX_LINE_BYTES`` / ``DJANGO_IMPORT_MAX_BYTES``): a longer
+line is rejected without being held in memory; past the maximum size (decompressed) reading stops.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import sys
 import time
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from livestreams.importer import ImportResult, import_lines
+from livestreams.importer import ImportResult, import_lines, read_lines
 
 PROGRESS_EVERY = 1000
 
@@ -24,17 +29,30 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE", help="JSON Lines file; '-' reads standard input")
+        parser.add_argument(
+            "--max-line-bytes", type=int, default=None,
+            help="longest line accepted, in bytes (default: settings.IMPORT_MAX_LINE_BYTES)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--max-bytes", type=int, default=None,
+            help="most bytes read from FILE, decompressed (default: settings.IMPORT_MAX_BYTES)",
+        )  # fmt: skip
 
-    def handle(self, *args, file: str, verbosity: int, **options):
+    def handle(self, *args, file: str, verbosity: int, max_line_bytes=None, max_bytes=None, **options):
+        max_line_bytes = max_line_bytes or settings.IMPORT_MAX_LINE_BYTES
+        max_bytes = max_bytes or settings.IMPORT_MAX_BYTES
         started = time.monotonic()
 
         def progress(result: ImportResult) -> None:
             if verbosity >= 1:
                 self.stderr.write(f"… {result.lines} lines: {result.summary()}", style_func=lambda text: text)
 
-        with _open(file) as lines:
+        with _open(file) as handle:
             result = import_lines(
-                lines, on_error=self.stderr.write, on_progress=progress, progress_every=PROGRESS_EVERY
+                read_lines(handle, max_line_bytes=max_line_bytes, max_bytes=max_bytes),
+                on_error=self.stderr.write,
+                on_progress=progress,
+                progress_every=PROGRESS_EVERY,
             )
 
         elapsed = time.monotonic() - started

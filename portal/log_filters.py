@@ -1,0 +1,43 @@
+"""Logging filters of the portal (configured in ``settings.LOGGING``)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils.functional import empty
+
+
+class ForbiddenOneLine(logging.Filter):
+    """A refused request (403) is logged as one line: user, path, reason — without the traceback.
+
+    Django logs every ``PermissionDenied`` on ``django.request`` with its traceback; in this portal a
+    403 is the access rules doing their job (a user following an old link, a probe), hundreds a day,
+    and the tracebacks bury the errors that matter. The reason is the exception's message, when it
+    has one. Everything else passes unchanged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) != 403:
+            return True
+        request = getattr(record, "request", None)
+        error = record.exc_info[1] if record.exc_info else None
+        record.msg = "Forbidden: user=%s path=%s reason=%s"
+        record.args = (_user_of(request), getattr(request, "path", "?"), str(error or "") or "-")
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _user_of(request) -> str:
+    """The signed-in user's name, or ``anonymous``; never a database query (a lazy user not loaded
+    yet is reported as ``?``), and never an error from logging."""
+    user = getattr(request, "user", None)
+    if user is None:
+        return "-"
+    wrapped = getattr(user, "_wrapped", user)
+    if wrapped is empty:  # the request's lazy user, not loaded by anything yet
+        return "?"
+    try:
+        return wrapped.get_username() or "anonymous"
+    except Exception:  # noqa: BLE001 - logging must never fail the response
+        return "?"
