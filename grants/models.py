@@ -447,9 +447,17 @@ class _DerivedStatus:
 
 
 class RequestStatusField(models.CharField):
-    """A request's stored status, read through ``_DerivedStatus`` (see ``REQUEST_EXPIRY``)."""
+    """A request's stored status, read through ``_DerivedStatus`` (see ``REQUEST_EXPIRY``).
+
+    What is saved is what was stored or set, never the derived reading: a request pending for
+    eight days stays stored as pending (and keeps its place under the one-pending constraints)
+    until a service closes it.
+    """
 
     descriptor_class = _DerivedStatus
+
+    def pre_save(self, model_instance, add):
+        return model_instance.__dict__.get(self.attname)
 
 
 class RequestQuerySetMixin:
@@ -681,8 +689,8 @@ class GrantRequestQuerySet(RequestQuerySetMixin, models.QuerySet):
     def between(self, creator, organization) -> GrantRequestQuerySet:
         return self.filter(creator=creator, organization=organization)
 
-    def declined_since(self, since: datetime.datetime) -> GrantRequestQuerySet:
-        return self.filter(status=GrantRequestStatus.DECLINED, decided_at__gte=since)
+    def declined_after(self, since: datetime.datetime) -> GrantRequestQuerySet:
+        return self.filter(status=GrantRequestStatus.DECLINED, decided_at__gt=since)
 
     def search_organization(self, term: str) -> GrantRequestQuerySet:
         term = (term or "").strip()

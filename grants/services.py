@@ -426,7 +426,7 @@ def request_grant(
     requests = GrantRequest.objects.between(creator, organization).of_kind(GrantRequest.Kind.GRANT)
     if _pending_request(requests) is not None:
         raise _refuse_pending()
-    declined = requests.declined_since(timezone.now() - ASK_AGAIN_AFTER).order_by("-decided_at").first()
+    declined = requests.declined_after(timezone.now() - ASK_AGAIN_AFTER).order_by("-decided_at").first()
     if declined is not None:
         again = timezone.localtime(declined.decided_at + ASK_AGAIN_AFTER)
         raise _refuse(

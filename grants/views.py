@@ -613,29 +613,29 @@ def _run_bulk(request: HttpRequest, run, *, choose: bool = True) -> str:
 # --- creator: full-data and extension requests in 数据授权管理 -------------------------------------
 
 
-def _creator_grant_request(request: HttpRequest, request_id: int) -> tuple[Creator, GrantRequest]:
+def _creator_grant_request(request: HttpRequest, grant_request_id: int) -> tuple[Creator, GrantRequest]:
     """A request made to the creator, or 404 — another creator's is as absent as a missing one."""
     creator = _creator_of(request)
     rows = GrantRequest.objects.for_creator(creator).select_related("organization", "grant")
-    grant_request = get_object_or_404(rows, pk=request_id)
+    grant_request = get_object_or_404(rows, pk=grant_request_id)
     grant_request.creator = creator
     return creator, grant_request
 
 
 @require_GET
-def grant_request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
+def grant_request_detail(request: HttpRequest, grant_request_id: int) -> HttpResponse:
     """A full-data or extension request and its history, for the creator asked and the
     organization's main account (what the messages of both link to)."""
     rows = access.visible_grant_requests(request.user).select_related("creator", "organization", "grant")
-    grant_request = get_object_or_404(_grant_request_rows(rows), pk=request_id)
+    grant_request = get_object_or_404(_grant_request_rows(rows), pk=grant_request_id)
     context = {"grant_request": grant_request, "is_owner": grant_request.creator.user_id == request.user.pk}
     return render(request, "grants/grant_request_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def approve_grant_request(request: HttpRequest, request_id: int) -> HttpResponse:
+def approve_grant_request(request: HttpRequest, grant_request_id: int) -> HttpResponse:
     """授权 a request, with its proposed period editable; the §4 rules apply at approval time."""
-    creator, grant_request = _creator_grant_request(request, request_id)
+    creator, grant_request = _creator_grant_request(request, grant_request_id)
     initial = {"starts_on": grant_request.starts_on or today(), "ends_on": grant_request.ends_on}
     form = ApproveRequestForm(
         request.POST if request.method == "POST" else None, initial=initial, grant_request=grant_request
@@ -660,8 +660,8 @@ def approve_grant_request(request: HttpRequest, request_id: int) -> HttpResponse
 
 
 @require_http_methods(["GET", "POST"])
-def decline_grant_request(request: HttpRequest, request_id: int) -> HttpResponse:
-    creator, grant_request = _creator_grant_request(request, request_id)
+def decline_grant_request(request: HttpRequest, grant_request_id: int) -> HttpResponse:
+    creator, grant_request = _creator_grant_request(request, grant_request_id)
     form = DeclineForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
