@@ -65,7 +65,7 @@ class BulkResult:
             why = _("、").join(
                 ngettext("%(count)s 项%(reason)s", "%(count)s 项%(reason)s", count)
                 % {"count": count, "reason": SKIP_REASONS.get(code, SKIP_REASONS["other"])}
-                for code, count in sorted(self.skipped.items())
+                for code, count in sorted(self.skipped.items(), key=lambda item: (-item[1], item[0]))
             )
             text += _("，跳过 %(skipped)s 项（%(why)s）") % {"skipped": self.skipped_count, "why": why}
         return text + _("。")

@@ -1,10 +1,12 @@
 from django.utils.functional import SimpleLazyObject
 
-from .models import UNREAD_CAP, Message
+from . import models
+from .models import Message
 
 
-def unread_label(count: int, cap: int = UNREAD_CAP) -> int | str:
+def unread_label(count: int, cap: int | None = None) -> int | str:
     """A capped unread count as shown: exact below the cap, "999+" from it."""
+    cap = models.UNREAD_CAP if cap is None else cap
     return f"{cap - 1}+" if count >= cap else count
 
 

@@ -29,8 +29,10 @@ class MessageQuerySet(models.QuerySet):
     def newest_first(self) -> MessageQuerySet:
         return self.order_by("-created_at", "-pk")
 
-    def unread_count(self, user, cap: int = UNREAD_CAP) -> int:
-        """``min(unread, cap)`` in one query that stops after ``cap`` index entries."""
+    def unread_count(self, user, cap: int | None = None) -> int:
+        """``min(unread, cap)`` (``UNREAD_CAP`` unless given) in one query that stops after ``cap``
+        index entries."""
+        cap = UNREAD_CAP if cap is None else cap
         return self.unread_for(user).order_by().values("pk")[:cap].count()
 
 
