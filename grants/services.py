@@ -19,7 +19,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from portal.models import Creator, Organization
 
@@ -277,8 +277,8 @@ def _lock_request(access_request: LivestreamAccessRequest, actor) -> LivestreamA
     return locked
 
 
-NOT_PENDING_MESSAGE = _lazy("只能处理待审批的申请（当前：%(status)s）。")
-EXPIRED_MESSAGE = _lazy("该申请已超过 7 天未处理，已过期，不能再处理。")
+NOT_PENDING_MESSAGE = gettext_lazy("只能处理待审批的申请（当前：%(status)s）。")
+EXPIRED_MESSAGE = gettext_lazy("该申请已超过 7 天未处理，已过期，不能再处理。")
 TEXT_MAX = 200  # a request's message and a decline's reason
 
 
