@@ -23,9 +23,9 @@ from grants.models import (
     LivestreamAccessEvent,
     LivestreamAccessRequest,
 )
-from notifications.models import Message
 from livestreams.factories import LivestreamFactory
 from livestreams.templatetags.data_format import format_money
+from notifications.models import Message
 from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
 from tests.urlmap import all_routes
 
