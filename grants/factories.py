@@ -135,5 +135,8 @@ class LivestreamAccessRequestFactory(DjangoModelFactory):
     def history(obj, create, extracted, **kwargs):
         if create and extracted is not False:
             LivestreamAccessEvent.objects.create(
-                request=obj, operation=LivestreamAccessEvent.Operation.REQUEST, actor=obj.requested_by, at=obj.created_at
+                request=obj,
+                operation=LivestreamAccessEvent.Operation.REQUEST,
+                actor=obj.requested_by,
+                at=obj.created_at,
             )

@@ -54,10 +54,9 @@ def test_the_email_is_sent_after_the_change_commits(django_capture_on_commit_cal
 def test_nothing_is_sent_for_a_change_that_was_rolled_back(django_capture_on_commit_callbacks):
     main = member_with_email()
     grant = GrantFactory(organization=main.membership.organization)
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            grant_services.revoke(grant=grant, actor=grant.creator.user)
-            transaction.set_rollback(True)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        grant_services.revoke(grant=grant, actor=grant.creator.user)
+        transaction.set_rollback(True)
     assert mail.outbox == []
     assert Message.objects.count() == 0
 

@@ -51,7 +51,9 @@ def test_a_message_is_rendered_in_the_readers_language_when_read():
         assert stored.text == "「小雅美妆」已授权本机构查看其全部带货数据：2026-12-01 至 2026-12-31。"
     with translation.override("en"):
         assert stored.title == "New full-data authorization"
-        assert "小雅美妆" in stored.text and "authorized" in stored.text and "2026-12-31" in stored.text
+        assert "小雅美妆" in stored.text
+        assert "authorized" in stored.text
+        assert "2026-12-31" in stored.text
     assert message.get_category_display()
 
 
@@ -62,7 +64,8 @@ def test_every_registered_kind_renders_in_both_languages_with_missing_parameters
         message = Message(kind=name, params={})
         for language in ("zh-hans", "en"):
             with translation.override(language):
-                assert message.title and message.text
+                assert message.title
+                assert message.text
     assert Message(kind="gone_kind", params={}).text
 
 

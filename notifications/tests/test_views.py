@@ -20,7 +20,9 @@ def tell(user, count=1, creator="小雅美妆", link="/org/"):
     for n in range(count):
         services.notify(
             recipients=[user], kind="grant_changed", link=link,
-            params={"creator": f"{creator}{n}", "operation": "renew", "starts_on": "2026-12-01", "ends_on": "2027-01-01"},
+            params={
+                "creator": f"{creator}{n}", "operation": "renew", "starts_on": "2026-12-01", "ends_on": "2027-01-01",
+            },
         )  # fmt: skip
 
 
@@ -41,7 +43,8 @@ def test_inbox_lists_unread_newest_first_and_all(client):
     assert "小雅美妆0" in all_html
     assert bell_count(html) == "2"
     fragment = client.get(reverse("notifications:inbox"), {"show": "all"}, **HTMX).content.decode()
-    assert "<html" not in fragment and 'id="inbox-list"' in fragment
+    assert "<html" not in fragment
+    assert 'id="inbox-list"' in fragment
 
 
 @pytest.mark.parametrize("messages", [1, 45])
@@ -95,7 +98,8 @@ def test_mark_all_read_plain_and_htmx(client):
     response = client.post(reverse("notifications:mark_all_read"), {"show": "all"}, **HTMX)
     html = response.content.decode()
     assert 'id="inbox-list" hx-swap-oob="true"' in html
-    assert 'id="bell"' in html and 'hx-swap-oob="true"' in html
+    assert 'id="bell"' in html
+    assert 'hx-swap-oob="true"' in html
     assert "已将 1 条消息标为已读" in html
     assert Message.objects.unread_count(main) == 0
 
@@ -104,7 +108,8 @@ def test_settings_page_saves_email_and_categories(client):
     user = CreatorFactory().user
     client.force_login(user)
     page = client.get(reverse("notifications:settings")).content.decode()
-    assert 'name="email_decisions"' in page and "checked" in page
+    assert 'name="email_decisions"' in page
+    assert "checked" in page
     response = client.post(
         reverse("notifications:settings"),
         {"email": "me@example.com", "email_requests": "on", "email_reminders": "on", "language": "en"},
@@ -156,7 +161,8 @@ def test_the_bell_costs_a_creator_no_query_of_its_own(client, django_assert_num_
         html = client.get(reverse("grants:creator_grants"), {"status": "active"}).content.decode()
     assert bell_count(html) == "2"
     counting = [q["sql"] for q in captured.captured_queries if "notifications_message" in q["sql"]]
-    assert len(counting) == 1 and "grants_livestreamaccessrequest" in counting[0]
+    assert len(counting) == 1
+    assert "grants_livestreamaccessrequest" in counting[0]
 
 
 def test_the_bell_is_capped(client, monkeypatch):

@@ -14,10 +14,10 @@ from django.utils import timezone
 from grants import services
 from grants.factories import GrantFactory, GrantRequestFactory, LivestreamAccessRequestFactory
 from grants.models import Grant, GrantRequest, LivestreamAccessRequest
-from notifications import services as inbox
-from notifications.models import Message
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
+from notifications import services as inbox
+from notifications.models import Message
 from portal.factories import DEMO_PASSWORD, AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
 from portal.models import Creator, Membership, Organization, User
 
