@@ -114,13 +114,14 @@ def test_request_grant_post_refuses_bad_input(client, world, data):
     if creator_value == "absent":
         creator_value = str(absent_pk(Creator))
     starts_on, ends_on = data.draw(any_period(), label="period")
+    extra = data.draw(EXTRA_FIELDS, label="extra")  # tampered fields ("creator" among them) come first
     fields = {
+        **extra,
         "creator": creator_value,
         "starts_on": starts_on,
         "ends_on": ends_on,
         "message": data.draw(st.one_of(st.just(MISSING), TEXTS), label="message"),
         "next": data.draw(NEXT_VALUES, label="next"),
-        **data.draw(EXTRA_FIELDS, label="extra"),
     }
     htmx = data.draw(HTMX, label="htmx")
     pk = parse_pk(creator_value)
