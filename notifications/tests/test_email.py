@@ -85,7 +85,7 @@ def test_the_email_is_in_the_recipients_language():
     (message,) = services.notify(recipients=[main], kind="grant_changed", params=PARAMS)
     assert delivery.deliver_email(message_id=message.pk) == delivery.SENT
     (email,) = mail.outbox
-    assert email.subject.startswith("[Creator data authorization]")
+    assert email.subject.startswith("[Creator Data Access]")
     assert "revoked" in email.body
 
 
