@@ -25,7 +25,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
-	export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; \
+	export DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_BASE_URL=$${DJANGO_BASE_URL:-http://127.0.0.1:$(PORT)}; \
 	$(BIN)/python manage.py db_worker --no-reload --verbosity 0 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
