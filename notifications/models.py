@@ -35,6 +35,10 @@ class MessageQuerySet(models.QuerySet):
         cap = UNREAD_CAP if cap is None else cap
         return self.unread_for(user).order_by().values("pk")[:cap].count()
 
+    def unread_ids(self, user, cap: int):
+        """The ids of the user's unread messages, at most ``cap`` (the bell's compiled query)."""
+        return self.unread_for(user).order_by().values_list("pk")[:cap]
+
 
 class Message(models.Model):
     """One message in a user's inbox: what happened (``kind`` and ``params``, rendered when read,
