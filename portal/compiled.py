@@ -26,8 +26,9 @@ class CompiledQuery:
     QuerySet with placeholder values no real call uses (ids below -2,000,000,000, dates in year 1),
     compiles it, and remembers which SQL parameter is which value; every other parameter (a
     constant such as ``'main'``) is kept as compiled. ``exists()`` answers whether the query has a
-    row, ``count()`` how many it has, ``rows()`` returns the rows of a ``values_list()`` query, ``objects()`` the model instances
-    of a model query (``select_related()`` included), made as ``QuerySet`` iteration makes them.
+    row, ``count()`` how many it has, ``rows()`` returns the rows of a ``values_list()`` query,
+    ``objects()`` the model instances of a model query (``select_related()`` included), made as
+    ``QuerySet`` iteration makes them.
     """
 
     def __init__(self, model, build: Callable[..., QuerySet], **params: str):
