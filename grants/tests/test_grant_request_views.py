@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from grants import services
 from grants.factories import GrantFactory, GrantRequestFactory
-from grants.models import Grant, GrantEvent, GrantRequest, LivestreamAccessRequest
+from grants.models import Grant, GrantEvent, GrantRequest, GrantRequestEvent, LivestreamAccessRequest
 from livestreams.factories import LivestreamFactory
 from notifications.models import Message
 from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
@@ -396,3 +396,33 @@ def test_livestream_request_history_and_reason_for_every_member(client, frozen_t
     stale = services.request_livestream_access(livestream=expired_stream, actor=staff)
     LivestreamAccessRequest.objects.filter(pk=stale.pk).update(created_at=stale.created_at - datetime.timedelta(days=8))
     assert "过期未处理" in client.get(reverse("grants:org_home")).content.decode()
+
+
+@pytest.mark.parametrize("events", [1, 3])
+def test_request_pages_have_fixed_query_counts(client, frozen_today, django_assert_num_queries, events):
+    grant = GrantFactory()
+    main = grant.organization.main_account
+    grant_request = services.request_extension(grant=grant, ends_on=d(60), actor=main)
+    for _ in range(events - 1):  # a longer history costs no more queries
+        GrantRequestEvent.objects.create(request=grant_request, operation="request", actor=main)
+    detail = reverse("grants:grant_request_detail", args=[grant_request.pk])
+    client.force_login(grant.creator.user)
+    # session, user, the request (with its parties and grant), its history, the badges with the bell
+    with django_assert_num_queries(5):
+        assert client.get(detail).status_code == 200
+    # session, user, the request, the badges with the bell
+    for name in ("grants:approve_grant_request", "grants:decline_grant_request"):
+        with django_assert_num_queries(4):
+            assert client.get(reverse(name, args=[grant_request.pk])).status_code == 200
+    client.force_login(main)
+    with django_assert_num_queries(5):  # as above, and the bell on its own
+        assert client.get(detail).status_code == 200
+    # session, user, the grant (with its creator), the bell
+    with django_assert_num_queries(4):
+        assert client.get(reverse("grants:request_extension", args=[grant.pk])).status_code == 200
+    # session, user, the bell (no search yet)
+    with django_assert_num_queries(3):
+        assert client.get(reverse("grants:request_grant")).status_code == 200
+    # session, user, the settings row, the bell
+    with django_assert_num_queries(4):
+        assert client.get(reverse("notifications:settings")).status_code == 200
