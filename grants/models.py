@@ -436,10 +436,11 @@ class _DerivedStatus:
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        if self.field.attname not in instance.__dict__:  # deferred: load it, as Django would
-            instance.refresh_from_db(fields=[self.field.attname])
-        stored = instance.__dict__.get(self.field.attname)
         time_field = REQUEST_EXPIRY[1]
+        deferred = [name for name in (self.field.attname, time_field) if name not in instance.__dict__]
+        if deferred and instance.pk is not None:  # load what the reading needs, as Django would
+            instance.refresh_from_db(fields=deferred)
+        stored = instance.__dict__.get(self.field.attname)
         return request_status_of(stored, instance.__dict__.get(time_field))
 
     def __set__(self, instance, value):

@@ -49,8 +49,8 @@ def render_email(message: Message, *, language: str) -> tuple[str, str]:
     with translation.override(language):
         subject = translation.gettext("【达人数据授权】%(title)s") % {"title": message.title}
         lines = [message.text, ""]
-        if message.link:
-            lines += [translation.gettext("查看详情：") + base + message.link, ""]
+        if message.link:  # through the inbox, so that opening it from the email marks it read
+            lines += [translation.gettext("查看详情：") + base + reverse("notifications:open", args=[message.pk]), ""]
         lines.append(
             translation.gettext("不想收到此类邮件？在通知设置中关闭：%(url)s")
             % {"url": base + reverse("notifications:settings")}

@@ -218,3 +218,10 @@ def test_a_request_expires_just_after_7_days_not_at(frozen_today):
     assert GrantRequest.objects.values_list("status", flat=True).get() == "pending"
     request.save()
     assert GrantRequest.objects.values_list("status", flat=True).get() == "pending"
+
+
+def test_the_status_of_a_request_loaded_without_its_time_is_still_read_now(frozen_today):
+    GrantRequestFactory()
+    frozen_today.shift(datetime.timedelta(days=8))
+    assert GrantRequest.objects.only("pk", "status").get().status == "expired"
+    assert GrantRequest.objects.only("pk", "created_at").get().status == "expired"

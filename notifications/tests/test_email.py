@@ -46,7 +46,9 @@ def test_the_email_is_sent_after_the_change_commits(django_capture_on_commit_cal
     (email,) = mail.outbox
     assert email.to == ["boss@example.com"]
     assert grant.creator.name in email.subject or grant.creator.name in email.body
-    assert f"/grants/{grant.pk}/" in email.body
+    message = Message.objects.get()
+    assert f"/inbox/{message.pk}/" in email.body  # opens the message (marks it read), then the grant
+    assert message.link == f"/grants/{grant.pk}/"
     assert "/settings/notifications/" in email.body
     assert Message.objects.get().emailed_at is not None
 
