@@ -89,7 +89,7 @@ def _authorize(*, creator: Creator, organization: Organization, starts_on, ends_
     _require_creator(creator, actor)
     day = today()
     # Serialize this creator's authorizations: the pair may have no row yet to lock.
-    Creator.objects.select_for_update().filter(pk=creator.pk).exists()
+    _lock_creator(creator.pk)
     existing = Grant.objects.for_creator(creator).for_organization(organization).not_revoked().first()
     if existing is not None:
         raise _existing_grant_refusal(existing, day)
@@ -413,6 +413,7 @@ def request_grant(
     request is pending (``pending_exists``), and within 7 days of a decline (``too_soon``).
     """
     organization = _requesting_organization(actor)
+    _lock_creator(creator.pk)
     day = today()
     existing = Grant.objects.for_creator(creator).for_organization(organization).not_revoked().first()
     if existing is not None:
@@ -452,6 +453,7 @@ def request_extension(
     organization = _requesting_organization(actor)
     if grant.organization_id != organization.pk:
         raise PermissionDenied(_("只能为本机构的授权申请续约。"))
+    _lock_creator(grant.creator_id)
     grant = Grant.objects.select_related("creator", "organization").get(pk=grant.pk)
     day = today()
     status = grant.status_on(day)
@@ -481,8 +483,16 @@ def request_extension(
     return _insert_request(grant_request, actor)
 
 
+def _lock_creator(creator_id: int) -> None:
+    """Serialize what concerns one creator's grants and requests: authorizing, asking and deciding
+    all lock the creator's row first (then the request's), so a request made while another is being
+    approved sees the grant that approval made, and no two of them wait on each other in a cycle."""
+    Creator.objects.select_for_update().filter(pk=creator_id).exists()
+
+
 def _lock_grant_request(grant_request: GrantRequest, actor) -> GrantRequest:
-    """Only the creator asked decides; re-read the request under a row lock."""
+    """Only the creator asked decides; re-read the request under a row lock (its creator's first)."""
+    _lock_creator(grant_request.creator_id)
     locked = (
         GrantRequest.objects.select_for_update(of=("self",))
         .select_related("creator", "organization")

@@ -266,10 +266,11 @@ def test_bulk_approve_costs_a_fixed_number_of_queries_per_item(client, frozen_to
         client, django_assert_max_num_queries, lambda n: [ask(creator).pk for _ in range(n)],
         "grants:bulk_grant_requests", action="approve",
     )  # fmt: skip
-    # Each approval: its savepoint (2), the request locked, the creator locked, the pair's live
-    # grant, the latest flag, the grant's foreign keys checked (2), the grant in its own savepoint
-    # (3), its event, the request saved, its event, the main account, the message.
-    assert step == 16
+    # Each approval: its savepoint (2), the creator locked, the request locked, the creator locked
+    # again by authorize, the pair's live grant, the latest flag, the grant's foreign keys checked
+    # (2), the grant in its own savepoint (3), its event, the request saved, its event, the main
+    # account, the message.
+    assert step == 17
     # Besides: session, user, the items (one query), the session saved with the result (3).
     assert fixed == 6
 

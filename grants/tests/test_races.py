@@ -248,3 +248,21 @@ def test_concurrent_livestream_requests_after_an_expired_one_make_one():
     assert results[0].pk != old.pk
     stored = dict(LivestreamAccessRequest.objects.values_list("pk", "status"))
     assert stored == {old.pk: "expired", results[0].pk: "pending"}
+
+
+def test_a_request_made_while_its_pair_is_being_approved_sees_the_grant():
+    """Asking and deciding lock the creator first: a second full-data request racing the approval
+    of the first is either refused as already granted or, if it came first, finds the first pending.
+    Never a pending request beside a live grant."""
+    for _ in range(5):
+        creator, shop = CreatorFactory(), ShopFactory()
+        first = _ask(creator, shop)()
+        other_kind = GrantRequest.objects.filter(pk=first.pk)
+        approved, asked = race(
+            lambda r=first, u=creator.user: services.approve_grant_request(request=r, actor=u), _ask(creator, shop)
+        )
+        assert isinstance(approved, Grant), approved
+        assert isinstance(asked, ValidationError), asked
+        assert error_codes(asked) <= {"already_granted", "pending_exists"}
+        assert not GrantRequest.objects.filter(creator=creator).pending().exists()
+        assert other_kind.get().status == "approved"
