@@ -631,19 +631,14 @@ class PortalMachine(RuleBasedStateMachine):
 # --- the tests --------------------------------------------------------------------------------
 
 
-# Outcomes every full run reaches, each dozens of times in 200 examples (checked when it runs at
-# least that many). The rarer ones (too_soon, end_not_later, a new request after an expired one …)
-# are walked through by the replay tests below, on the same machine.
+# Outcomes every full run reaches, each well over a hundred times in 200 examples (checked when it
+# runs at least that many): a strategy that stopped reaching them would fail the test. Hypothesis
+# disables rules at random per example (swarm testing), so rarer outcomes (a decline, too_soon,
+# end_not_later, a new request after an expired one …) are not asserted here; the replay tests
+# below walk through each of them on the same machine.
 MUST_HAPPEN = [
-    ("grant", "Done(authorize)"),
     ("request", "Done(request)"),
-    ("request", "Done(decline)"),
     ("grant_request", "Done(request)"),
-    ("grant_request", "Done(approve)"),
-    ("grant_request", "Done(decline)"),
-    ("grant_request", "ValidationError(not_pending)"),
-    ("grant_request", "ValidationError(period_too_long)"),
-    ("grant_request", "ValidationError(starts_in_past)"),
     ("grant_request", "PermissionDenied"),
 ]
 

@@ -336,6 +336,10 @@ def test_bulk_grant_request_decisions_apply_only_what_they_may(client, world, ac
     client.force_login(world.alice.user)
     pool = [r.pk for r in world.grant_requests.values()] + [absent_pk(GrantRequest)]
     ids = data.draw(id_values(pool), label="ids")
+    decidable = [
+        r for r in world.grant_requests.values()
+        if str(r.pk) in ids and r.creator == world.alice and request_status(r) == spec.PENDING
+    ]  # fmt: skip
     with rolled_back():
         before = counts()
         fields = {"action": action, "reason": reason}
@@ -346,10 +350,6 @@ def test_bulk_grant_request_decisions_apply_only_what_they_may(client, world, ac
         )
         assert response.status_code == (302 if htmx == "plain" else 200)
         text_of(response)
-        decidable = [
-            r for r in world.grant_requests.values()
-            if str(r.pk) in ids and r.creator == world.alice and request_status(r) == spec.PENDING
-        ]  # fmt: skip
         if action not in ("approve", "decline") or spec.text_refusal(value_of(reason)):
             assert delta(before, counts()) == {}
             return
