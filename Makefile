@@ -20,11 +20,15 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
-## make run: install, migrate, load the demo world and serve on http://127.0.0.1:$(PORT)
+## make run: install, migrate, load the demo world and serve on http://127.0.0.1:$(PORT), with a task
+## worker (emails) beside the server; stopping the server (Ctrl+C) stops the worker too.
 run: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	export DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_BASE_URL=$${DJANGO_BASE_URL:-http://127.0.0.1:$(PORT)}; \
+	$(BIN)/python manage.py db_worker --no-reload --verbosity 0 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: install the dev requirements and run the whole suite (DATABASE_URL picks the database)
 ## (loadgroup: the replica tests share one worker, since one of them stops the replica)

@@ -29,7 +29,7 @@ from django.db.models import QuerySet
 from portal.models import Creator, Membership, User
 
 from . import speedups
-from .models import Grant, GrantStatus, LivestreamAccessRequest, today
+from .models import Grant, GrantRequest, GrantStatus, LivestreamAccessRequest, today
 
 PARTS = ("overview", "products", "livestreams", "modules")
 """What a full-data grant covers (SPEC §12): 数据概览 (KPIs, daily trend), 商品与店铺 (top products and
@@ -64,6 +64,11 @@ class PartyAccess:
         return self.membership is not None and self.membership.is_main
 
     @property
+    def may_request_full_data(self) -> bool:
+        """申请全部带货数据 and 申请续约 (SPEC §9) are the main account's, like the grants themselves."""
+        return self.sees_full_data_grants
+
+    @property
     def may_switch(self) -> bool:
         """The perspective switcher: a main account picks a creator whose grant is active."""
         return self.sees_full_data_grants
@@ -87,6 +92,17 @@ def visible_grants(user) -> QuerySet:
     if who.sees_full_data_grants:
         return Grant.objects.for_organization(who.membership.organization_id)
     return Grant.objects.none()
+
+
+def visible_grant_requests(user) -> QuerySet:
+    """The full-data and extension requests whose details and history the user may look at: those
+    made to them as a creator, their organization's as its main account; none for anybody else."""
+    who = party(user)
+    if who.creator is not None:
+        return GrantRequest.objects.for_creator(who.creator)
+    if who.sees_full_data_grants:
+        return GrantRequest.objects.for_organization(who.membership.organization_id)
+    return GrantRequest.objects.none()
 
 
 # --- a creator's data -----------------------------------------------------------------------------

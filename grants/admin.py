@@ -9,7 +9,20 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.admin_base import ReadOnlyAdmin, ReadOnlyInline
 
-from .models import Grant, GrantEvent, GrantStatus, LivestreamAccessEvent, LivestreamAccessRequest, status_q, today
+from .models import (
+    Grant,
+    GrantEvent,
+    GrantRequest,
+    GrantRequestEvent,
+    GrantRequestStatus,
+    GrantStatus,
+    LivestreamAccessEvent,
+    LivestreamAccessRequest,
+    RequestStatus,
+    request_status_q,
+    status_q,
+    today,
+)
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -82,10 +95,33 @@ class LivestreamAccessEventInline(ReadOnlyInline, admin.TabularInline):
     fields = ("at", "operation", "actor")
 
 
+class RequestStatusFilter(admin.SimpleListFilter):
+    """A request's status now: a request pending for more than 7 days is expired (derived, like a
+    grant's status), so it filters by the same rule, not by the stored column."""
+
+    title = _("状态")
+    parameter_name = "status"
+    statuses = RequestStatus
+
+    def lookups(self, request, model_admin):
+        return self.statuses.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in self.statuses.values:
+            return queryset.filter(request_status_q(self.value()))
+        return queryset
+
+
+class GrantRequestStatusFilter(RequestStatusFilter):
+    statuses = GrantRequestStatus
+
+
 @admin.register(LivestreamAccessRequest)
 class LivestreamAccessRequestAdmin(ReadOnlyAdmin):
-    list_display = ("livestream", "creator", "organization", "requested_by", "status", "created_at", "decided_at")
-    list_filter = ("status", "organization__kind")
+    list_display = (
+        "livestream", "creator", "organization", "requested_by", "status", "reason", "created_at", "decided_at",
+    )  # fmt: skip
+    list_filter = (RequestStatusFilter, "organization__kind")
     search_fields = (
         "livestream__title", "livestream__external_id", "creator__name", "creator__douyin_id", "organization__name",
         "requested_by__username",
@@ -101,4 +137,39 @@ class LivestreamAccessEventAdmin(ReadOnlyAdmin):
     list_filter = ("operation",)
     search_fields = ("request__livestream__title", "request__organization__name", "actor__username")
     list_select_related = ("request__livestream", "request__organization", "actor")
+    date_hierarchy = "at"
+
+
+class GrantRequestEventInline(admin.TabularInline):
+    model = GrantRequestEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "operation", "actor", "starts_on", "ends_on")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GrantRequest)
+class GrantRequestAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at", "creator", "organization", "kind", "starts_on", "ends_on", "status", "reason", "decided_at",
+    )  # fmt: skip
+    list_filter = (GrantRequestStatusFilter, "kind", "organization__kind")
+    search_fields = ("creator__name", "creator__douyin_id", "organization__name", "requested_by__username")
+    list_select_related = ("creator", "organization")
+    date_hierarchy = "created_at"
+    inlines = [GrantRequestEventInline]
+
+
+@admin.register(GrantRequestEvent)
+class GrantRequestEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "operation", "request", "actor", "starts_on", "ends_on")
+    list_filter = ("operation",)
+    search_fields = ("request__creator__name", "request__organization__name", "actor__username")
+    list_select_related = ("request__creator", "request__organization", "actor")
     date_hierarchy = "at"

@@ -1,21 +1,43 @@
 from django.utils.functional import SimpleLazyObject
 
+from notifications.context_processors import unread_label
+from notifications.models import Message
+
 from . import access
-from .models import LivestreamAccessRequest
+from .models import GrantRequest, LivestreamAccessRequest
 from .perspective import OWN
 from .speedups import capped_counts, count_label
 
 
-def pending_badge(creator) -> SimpleLazyObject:
-    """The navigation's pending-request badge (on every page of a creator), capped like the tabs
-    ("999+"); lazy, so a page that does not render it does not query for it."""
-    pending = LivestreamAccessRequest.objects.for_creator(creator).pending()
-    return SimpleLazyObject(lambda: count_label(capped_counts({"pending": pending})["pending"]))
+def pending_badges(creator, user) -> dict[str, SimpleLazyObject]:
+    """The navigation's two pending badges of a creator (on every page): livestream requests
+    (直播间数据管理) and full-data/extension requests (数据授权管理), capped like the tabs ("999+"),
+    and the bell's unread count: all three in one query, and only when the page renders one of
+    them (lazy)."""
+    counted: dict[str, int] = {}
+
+    def count(name: str):
+        if not counted:
+            counted.update(
+                capped_counts(
+                    {
+                        "pending_request_count": LivestreamAccessRequest.objects.for_creator(creator).pending(),
+                        "pending_grant_request_count": GrantRequest.objects.for_creator(creator).pending(),
+                        "unread_count": Message.objects.unread_for(user),
+                    }
+                )
+            )
+        return unread_label(counted[name]) if name == "unread_count" else count_label(counted[name])
+
+    return {name: SimpleLazyObject(lambda name=name: count(name)) for name in SHELL_COUNTS}
+
+
+SHELL_COUNTS = ("pending_request_count", "pending_grant_request_count", "unread_count")
 
 
 def perspective(request):
     """What the page shell shows of access: the user's party (``party_access``), the perspective
-    (for the switcher and the banner) and, for a creator, the pending badge.
+    (for the switcher and the banner) and, for a creator, the pending badges.
 
     The switcher's list of creators is not here: it is fetched when the menu is opened
     (``grants:perspective_menu``), so the pages of a main account do not pay for it.
@@ -26,5 +48,5 @@ def perspective(request):
     who = access.party(user)
     context = {"perspective": getattr(request, "perspective", OWN), "party_access": who}
     if who.manages_grants:
-        context["pending_request_count"] = pending_badge(who.creator)
+        context.update(pending_badges(who.creator, user))
     return context

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Organization
+from portal.models import Creator, Organization
 
 from .models import today
 
@@ -82,3 +82,79 @@ class RenewEarlyForm(ServiceForm):
 
 class RenewForm(PeriodForm):
     """续约: an expired grant's new period."""
+
+
+# --- requests (SPEC §9) ---------------------------------------------------------------------------
+
+TEXT_MAX = 200
+
+
+def text_field(label, help_text="") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=TEXT_MAX,
+        strip=True,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": TEXT_MAX}),
+        error_messages={"max_length": _("最多 %(limit_value)d 个字（当前 %(show_value)d 个）。")},
+    )
+
+
+class RequestGrantForm(PeriodForm):
+    """申请全部带货数据: the creator (picked by the search), the proposed period and a message."""
+
+    creator = forms.ModelChoiceField(
+        label=_("达人"),
+        queryset=Creator.objects.all(),
+        widget=forms.HiddenInput,
+        error_messages={"required": _("请先搜索并选择达人。"), "invalid_choice": _("所选达人不存在。")},
+    )
+    message = text_field(_("留言（选填）"), _("最多 200 个字，达人处理申请时可以看到。"))
+    field_order = ["creator", "starts_on", "ends_on", "message"]
+
+
+class RequestExtensionForm(PeriodForm):
+    """申请续约: a new end for a scheduled or active grant; a new period for an expired one."""
+
+    message = text_field(_("留言（选填）"), _("最多 200 个字，达人处理申请时可以看到。"))
+
+    def __init__(self, *args, grant, **kwargs):
+        super().__init__(*args, **kwargs)
+        if grant.can_renew_early():
+            del self.fields["starts_on"]
+            self.fields["ends_on"].label = _("新的截止日期")
+            if grant.ends_on < LATEST:
+                self.fields["ends_on"].widget.attrs["min"] = (grant.ends_on + datetime.timedelta(days=1)).isoformat()
+
+
+class ApproveRequestForm(PeriodForm):
+    """授权 a request: the proposed period, editable; only the new end for an extension of a
+    scheduled or active grant (its renewal starts tomorrow, fixed)."""
+
+    def __init__(self, *args, grant_request, **kwargs):
+        super().__init__(*args, **kwargs)
+        grant = grant_request.grant
+        if grant_request.is_extension and grant is not None and grant.can_renew_early():
+            del self.fields["starts_on"]
+            self.fields["ends_on"].label = _("新的截止日期")
+
+
+class DeclineForm(ServiceForm):
+    reason = text_field(_("拒绝理由（选填）"), _("最多 200 个字，申请方可以看到。"))
+
+
+class BulkForm(forms.Form):
+    """A bulk action's choice (``choose``: approve or decline) and its one reason; the ids are read
+    with ``grants.bulk.parse_ids``."""
+
+    action = forms.ChoiceField(
+        choices=[("approve", "approve"), ("decline", "decline")],
+        error_messages={"required": _("请选择批量操作。"), "invalid_choice": _("请选择批量操作。")},
+    )
+    reason = text_field(_("拒绝理由（选填，用于批量拒绝）"))
+
+    def __init__(self, *args, choose: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not choose:
+            del self.fields["action"]

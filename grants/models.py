@@ -357,7 +357,7 @@ class GrantEvent(ImmutableModel):
         return f"{self.get_operation_display()} · {self.grant_id} · {self.at:%Y-%m-%d %H:%M}"
 
 
-# --- single-livestream access requests (单个直播间数据) -----------------------------------------
+# --- requests: their status, derived from the time ---------------------------------------------
 
 
 class RequestStatus(models.TextChoices):
@@ -365,6 +365,7 @@ class RequestStatus(models.TextChoices):
     APPROVED = "approved", pgettext_lazy("request status", "已授权")
     DECLINED = "declined", _("已拒绝")
     REVOKED = "revoked", _("已解除授权")
+    EXPIRED = "expired", _("过期未处理")
     # The livestream moved to another creator (an import or staff changed its creator): what the
     # former creator approved or had to decide no longer holds (services.end_livestream_access).
     ENDED = "ended", _("已失效")
@@ -372,8 +373,142 @@ class RequestStatus(models.TextChoices):
 
 OPEN_REQUEST_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED)
 
+# The definition of a request's expiry (SPEC §9), for both kinds of request: a request still
+# pending REQUEST_TTL after it was made (``created_at``) is expired (过期未处理), whatever its stored
+# status says; nothing flips it. The rule is (stored status, time field, time to live, status
+# it becomes); the filters (``request_status_q``), the annotation (``request_status_case``) and the
+# attribute of every request (``request_status_of``, read through ``RequestStatusField``) are all
+# built from it. A stored "expired" is an expired request closed when its organization asked again
+# (the database's one-pending-request constraints cannot see the time, so the row is closed first).
+REQUEST_TTL = datetime.timedelta(days=7)
+REQUEST_EXPIRY: tuple[str, str, datetime.timedelta, str] = (
+    RequestStatus.PENDING,
+    "created_at",
+    REQUEST_TTL,
+    RequestStatus.EXPIRED,
+)
 
-class LivestreamAccessRequestQuerySet(models.QuerySet):
+
+def _expiry_cutoff(now: datetime.datetime) -> datetime.datetime:
+    return now - REQUEST_EXPIRY[2]
+
+
+def _lapsed_q(now: datetime.datetime) -> Q:
+    """Stored as waiting, but waiting for longer than the rule allows."""
+    waiting, field, _ttl, _lapsed = REQUEST_EXPIRY
+    return Q(status=waiting, **{f"{field}__lt": _expiry_cutoff(now)})
+
+
+def request_status_q(status: str, now: datetime.datetime | None = None) -> Q:
+    """The condition under which a request has ``status`` at ``now`` (index-friendly)."""
+    now = now or timezone.now()
+    waiting, _field, _ttl, lapsed = REQUEST_EXPIRY
+    if status == waiting:
+        return Q(status=waiting) & ~_lapsed_q(now)
+    if status == lapsed:
+        return Q(status=lapsed) | _lapsed_q(now)
+    return Q(status=status)
+
+
+def request_status_case(now: datetime.datetime | None = None) -> Case:
+    return Case(
+        When(_lapsed_q(now or timezone.now()), then=Value(REQUEST_EXPIRY[3])),
+        default=F("status"),
+        output_field=models.CharField(),
+    )
+
+
+def request_status_of(stored: str, made_at: datetime.datetime | None, now: datetime.datetime | None = None) -> str:
+    waiting, _field, ttl, lapsed = REQUEST_EXPIRY
+    if stored == waiting and made_at is not None and made_at < (now or timezone.now()) - ttl:
+        return lapsed
+    return stored
+
+
+class _DerivedStatus:
+    """The ``status`` attribute of a request: the stored value as of now (``request_status_of``).
+
+    Setting it stores the value; reading it answers what the status is now, so a request pending
+    for more than ``REQUEST_TTL`` reads "expired" (and ``get_status_display()`` says 过期未处理)
+    without any job having touched it.
+    """
+
+    def __init__(self, field):
+        self.field = field
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        time_field = REQUEST_EXPIRY[1]
+        deferred = [name for name in (self.field.attname, time_field) if name not in instance.__dict__]
+        if deferred and instance.pk is not None:  # load what the reading needs, as Django would
+            instance.refresh_from_db(fields=deferred)
+        stored = instance.__dict__.get(self.field.attname)
+        return request_status_of(stored, instance.__dict__.get(time_field))
+
+    def __set__(self, instance, value):
+        instance.__dict__[self.field.attname] = value
+
+
+class RequestStatusField(models.CharField):
+    """A request's stored status, read through ``_DerivedStatus`` (see ``REQUEST_EXPIRY``).
+
+    What is saved is what was stored or set, never the derived reading: a request pending for
+    eight days stays stored as pending (and keeps its place under the one-pending constraints)
+    until a service closes it.
+    """
+
+    descriptor_class = _DerivedStatus
+
+    def pre_save(self, model_instance, add):
+        return model_instance.__dict__.get(self.attname)
+
+
+class RequestQuerySetMixin:
+    """Reads shared by both kinds of request; status filters follow ``REQUEST_EXPIRY``."""
+
+    status_choices: type[models.TextChoices] = RequestStatus
+
+    def with_status(self, status: str | None):
+        """Requests with ``status`` now (derived); every request for anything else."""
+        return self.filter(request_status_q(status)) if status in self.status_choices.values else self
+
+    def pending(self):
+        """Pending now: waiting for a decision, and not yet expired."""
+        return self.filter(request_status_q(RequestStatus.PENDING))
+
+    def expired(self):
+        return self.filter(request_status_q(RequestStatus.EXPIRED))
+
+    def stored_pending(self):
+        """Stored as pending, expired or not: the rows the one-pending constraints count."""
+        return self.filter(status=RequestStatus.PENDING)
+
+    def with_current_status(self):
+        """Annotates ``status_now``, the status derived in the query."""
+        return self.annotate(status_now=request_status_case())
+
+    def newest_first(self):
+        return self.order_by("-created_at", "-pk")
+
+    def by_status(self) -> dict:
+        """``{"all": self, "pending": …, …}``: the tabs' lists (see ``GrantQuerySet.by_status``)."""
+        now = timezone.now()
+        return {"all": self, **{s: self.filter(request_status_q(s, now)) for s in self.status_choices.values}}
+
+    def status_counts(self) -> dict[str, int]:
+        """Count per status (derived) in one query."""
+        now = timezone.now()
+        return self.aggregate(
+            all=Count("pk"),
+            **{s: Count("pk", filter=request_status_q(s, now)) for s in self.status_choices.values},
+        )
+
+
+# --- single-livestream access requests (单个直播间数据) -----------------------------------------
+
+
+class LivestreamAccessRequestQuerySet(RequestQuerySetMixin, models.QuerySet):
     def for_creator(self, creator) -> LivestreamAccessRequestQuerySet:
         """The requests for ``creator``'s livestreams, by the request's own copy of the creator
         (indexed with status and time, so a creator's lists and counts are index ranges)."""
@@ -385,31 +520,18 @@ class LivestreamAccessRequestQuerySet(models.QuerySet):
     def for_livestream(self, livestream) -> LivestreamAccessRequestQuerySet:
         return self.filter(livestream=livestream)
 
-    def pending(self) -> LivestreamAccessRequestQuerySet:
-        return self.filter(status=RequestStatus.PENDING)
-
     def approved(self) -> LivestreamAccessRequestQuerySet:
         return self.filter(status=RequestStatus.APPROVED)
 
     def open(self) -> LivestreamAccessRequestQuerySet:
-        """Pending or approved: the one request per (livestream, organization) that is in force."""
+        """Pending (and not expired) or approved: the request per (livestream, organization) in force."""
+        now = timezone.now()
+        return self.filter(request_status_q(RequestStatus.PENDING, now) | Q(status=RequestStatus.APPROVED))
+
+    def holding_slot(self) -> LivestreamAccessRequestQuerySet:
+        """Stored as pending or approved: the row the one-open-request constraint counts (an expired
+        pending row still holds it until it is closed)."""
         return self.filter(status__in=OPEN_REQUEST_STATUSES)
-
-    def with_status(self, status: str | None) -> LivestreamAccessRequestQuerySet:
-        return self.filter(status=status) if status in RequestStatus.values else self
-
-    def newest_first(self) -> LivestreamAccessRequestQuerySet:
-        return self.order_by("-created_at", "-pk")
-
-    def by_status(self) -> dict[str, LivestreamAccessRequestQuerySet]:
-        """``{"all": self, "pending": …, …}``: the tabs' lists (see ``GrantQuerySet.by_status``)."""
-        return {"all": self, **{status: self.filter(status=status) for status in RequestStatus.values}}
-
-    def status_counts(self) -> dict[str, int]:
-        """Count per status in one query."""
-        return self.aggregate(
-            all=Count("pk"), **{status: Count("pk", filter=Q(status=status)) for status in RequestStatus.values}
-        )
 
 
 class LivestreamAccessRequest(models.Model):
@@ -435,7 +557,9 @@ class LivestreamAccessRequest(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
     )
-    status = models.CharField(_("状态"), max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    # Read as the status now: "expired" once pending for more than REQUEST_TTL (RequestStatusField).
+    status = RequestStatusField(_("状态"), max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    reason = models.CharField(_("拒绝理由"), max_length=200, blank=True)
     decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
@@ -458,7 +582,7 @@ class LivestreamAccessRequest(models.Model):
                 name="one_open_request_per_livestream_and_organization",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "approved", "declined", "revoked", "ended"]),
+                condition=Q(status__in=["pending", "approved", "declined", "revoked", "expired", "ended"]),
                 name="request_status_valid",
             ),
         ]
@@ -487,11 +611,20 @@ class LivestreamAccessRequest(models.Model):
     def is_approved(self) -> bool:
         return self.status == RequestStatus.APPROVED
 
+    @property
+    def is_expired(self) -> bool:
+        return self.status == RequestStatus.EXPIRED
+
     def can_decide(self) -> bool:
+        """Pending, and not expired (the status is read as of now)."""
         return self.status == RequestStatus.PENDING
 
     def can_revoke(self) -> bool:
         return self.status == RequestStatus.APPROVED
+
+    @property
+    def expires_at(self) -> datetime.datetime:
+        return self.created_at + REQUEST_TTL
 
 
 class LivestreamAccessEvent(ImmutableModel):
@@ -522,6 +655,188 @@ class LivestreamAccessEvent(ImmutableModel):
         verbose_name_plural = _("直播间数据申请记录")
         ordering = ["-at", "-pk"]
         indexes = [models.Index(fields=["request", "at"], name="request_event_request_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} · {self.request_id} · {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- full-data and extension requests (申请全部带货数据 / 申请续约, SPEC §9) ------------------------
+
+
+class GrantRequestStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", pgettext_lazy("request status", "已授权")
+    DECLINED = "declined", _("已拒绝")
+    EXPIRED = "expired", _("过期未处理")
+
+
+# A proposal covers at most this many days (SPEC §9): a full-data request's or an expired grant's
+# new period, inclusive; for a scheduled or active grant, the days its end moves out.
+MAX_REQUEST_DAYS = 366
+# After a decline, the same organization may ask the same creator for full data again after this.
+ASK_AGAIN_AFTER = datetime.timedelta(days=7)
+
+
+class GrantRequestQuerySet(RequestQuerySetMixin, models.QuerySet):
+    status_choices = GrantRequestStatus
+
+    def for_creator(self, creator) -> GrantRequestQuerySet:
+        return self.filter(creator=creator)
+
+    def for_organization(self, organization) -> GrantRequestQuerySet:
+        return self.filter(organization=organization)
+
+    def of_kind(self, kind: str) -> GrantRequestQuerySet:
+        return self.filter(kind=kind)
+
+    def between(self, creator, organization) -> GrantRequestQuerySet:
+        return self.filter(creator=creator, organization=organization)
+
+    def declined_after(self, since: datetime.datetime) -> GrantRequestQuerySet:
+        return self.filter(status=GrantRequestStatus.DECLINED, decided_at__gt=since)
+
+    def search_organization(self, term: str) -> GrantRequestQuerySet:
+        term = (term or "").strip()
+        return self.filter(organization__name__icontains=term) if term else self
+
+    def held_by_main_account(self, user) -> GrantRequestQuerySet:
+        main = Membership.objects.filter(user_id=user.pk, role=Membership.Role.MAIN).values("organization_id")
+        return self.filter(organization_id__in=main)
+
+
+class GrantRequest(models.Model):
+    """An organization's request to a creator: a full-data grant (``kind`` "grant") or the extension
+    of its grant (``kind`` "extension"), with the period it proposes, and the creator's answer."""
+
+    class Kind(models.TextChoices):
+        GRANT = "grant", _("申请全部带货数据")
+        EXTENSION = "extension", _("申请续约")
+
+    creator = models.ForeignKey(
+        "portal.Creator", on_delete=models.PROTECT, related_name="grant_requests", verbose_name=_("达人")
+    )
+    organization = models.ForeignKey(
+        "portal.Organization", on_delete=models.PROTECT, related_name="grant_requests", verbose_name=_("商家/机构")
+    )
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices)
+    # An extension's grant; a full-data request's grant once approved.
+    grant = models.ForeignKey(
+        Grant, on_delete=models.PROTECT, null=True, blank=True, related_name="requests",
+        verbose_name=pgettext_lazy("a grant", "授权"),
+    )  # fmt: skip
+    # The proposed period. An extension of a scheduled or active grant proposes only a new end (its
+    # renewal period starts the day after it is approved, SPEC §4).
+    starts_on = models.DateField(_("开始日期"), null=True, blank=True)
+    ends_on = models.DateField(_("截止日期"))
+    message = models.CharField(_("留言"), max_length=200, blank=True)
+    reason = models.CharField(_("拒绝理由"), max_length=200, blank=True)
+    status = RequestStatusField(
+        _("状态"), max_length=10, choices=GrantRequestStatus.choices, default=GrantRequestStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
+    created_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("处理人"),
+    )  # fmt: skip
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = GrantRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("全部数据申请")
+        verbose_name_plural = _("全部数据申请")
+        constraints = [
+            # One pending request per (creator, organization, kind): a second one is refused
+            # (pending_exists). An expired one is closed (stored "expired") before a new one is made.
+            models.UniqueConstraint(
+                fields=["creator", "organization", "kind"],
+                condition=Q(status="pending"),
+                name="one_pending_grant_request_per_kind",
+                violation_error_code="pending_exists",
+                violation_error_message=_("已有待审批的申请，请等待达人处理。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "declined", "expired"]),
+                name="grant_request_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=["grant", "extension"]), name="grant_request_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(starts_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="grant_request_ends_on_not_before_starts_on",
+                violation_error_code="ends_before_start",
+                violation_error_message=_("截止日期不能早于开始日期。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="extension", grant__isnull=False) | Q(kind="grant", starts_on__isnull=False),
+                name="grant_request_kind_has_its_fields",
+            ),
+        ]
+        indexes = [
+            # The creator's lists (one status, and every status) and counts, newest first.
+            models.Index(fields=["creator", "status", "-created_at", "-id"], name="grant_request_creator_status"),
+            models.Index(fields=["creator", "-created_at", "-id"], name="grant_request_creator_newest"),
+            # The organization's list, newest first.
+            models.Index(fields=["organization", "-created_at", "-id"], name="grant_request_org_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} → {self.creator} · {self.get_kind_display()} ({self.get_status_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == GrantRequestStatus.PENDING
+
+    @property
+    def is_expired(self) -> bool:
+        return self.status == GrantRequestStatus.EXPIRED
+
+    def can_decide(self) -> bool:
+        """Pending, and not expired (the status is read as of now)."""
+        return self.status == GrantRequestStatus.PENDING
+
+    @property
+    def is_extension(self) -> bool:
+        return self.kind == self.Kind.EXTENSION
+
+    @property
+    def expires_at(self) -> datetime.datetime:
+        return self.created_at + REQUEST_TTL
+
+    @property
+    def period_days(self) -> int | None:
+        return (self.ends_on - self.starts_on).days + 1 if self.starts_on else None
+
+
+class GrantRequestEvent(ImmutableModel):
+    """One step of a full-data or extension request: requested, approved (with the period
+    approved), declined."""
+
+    class Operation(models.TextChoices):
+        REQUEST = "request", _("申请")
+        APPROVE = "approve", pgettext_lazy("request operation", "授权")
+        DECLINE = "decline", _("拒绝")
+
+    request = models.ForeignKey(GrantRequest, on_delete=models.PROTECT, related_name="events", verbose_name=_("申请"))
+    operation = models.CharField(_("操作"), max_length=10, choices=Operation.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
+    )
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    # The period proposed (request) or approved (approve).
+    starts_on = models.DateField(_("开始日期"), null=True, blank=True)
+    ends_on = models.DateField(_("截止日期"), null=True, blank=True)
+
+    objects = HistoryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("全部数据申请记录")
+        verbose_name_plural = _("全部数据申请记录")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["request", "at"], name="grant_request_event_at")]
 
     def __str__(self) -> str:
         return f"{self.get_operation_display()} · {self.request_id} · {self.at:%Y-%m-%d %H:%M}"

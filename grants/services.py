@@ -1,9 +1,11 @@
-"""Every rule of SPEC §4–§5: the only place that changes grants and livestream access requests.
+"""Every rule of SPEC §4–§5 and §9: the only place that changes grants, livestream access requests
+and full-data/extension requests.
 
 Each service is keyword-only, runs in one transaction, locks the row it changes
 (``select_for_update``), lets the model's guard decide, refuses with ``ValidationError`` (with a
-``code``) or ``PermissionDenied``, writes exactly one history event, and returns the object.
-Nothing is written when it refuses.
+``code``) or ``PermissionDenied``, writes exactly one history event per object it changes, tells
+whom SPEC §10 says (``grants.notices``, in the same transaction), and returns the object. Nothing
+is written when it refuses.
 """
 
 from __future__ import annotations
@@ -16,13 +18,20 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.models import Creator, Organization
 
-from . import access
+from . import access, notices
 from .models import (
+    ASK_AGAIN_AFTER,
+    LIVE_STATUSES,
+    MAX_REQUEST_DAYS,
     Grant,
     GrantEvent,
+    GrantRequest,
+    GrantRequestEvent,
+    GrantRequestStatus,
     GrantStatus,
     LivestreamAccessEvent,
     LivestreamAccessRequest,
@@ -68,11 +77,18 @@ def authorize(
     *, creator: Creator, organization: Organization, starts_on: datetime.date, ends_on: datetime.date, actor
 ) -> Grant:
     """授权: a new grant, for an organization with no scheduled, active or expired grant (never
-    granted, or only revoked ones)."""
+    granted, or only revoked ones). The organization's main account is told."""
+    grant = _authorize(creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on, actor=actor)
+    notices.grant_changed(grant, GrantEvent.Operation.AUTHORIZE)
+    return grant
+
+
+def _authorize(*, creator: Creator, organization: Organization, starts_on, ends_on, actor) -> Grant:
+    """``authorize`` without its message: approving a request sends its own."""
     _require_creator(creator, actor)
     day = today()
     # Serialize this creator's authorizations: the pair may have no row yet to lock.
-    Creator.objects.select_for_update().filter(pk=creator.pk).exists()
+    _lock_creator(creator.pk)
     existing = Grant.objects.for_creator(creator).for_organization(organization).not_revoked().first()
     if existing is not None:
         raise _existing_grant_refusal(existing, day)
@@ -111,6 +127,7 @@ def revoke(*, grant: Grant, actor) -> Grant:
     grant.revoked_by = actor
     grant.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
     _record(grant, GrantEvent.Operation.REVOKE, actor, before=before, after=grant)
+    notices.grant_changed(grant, GrantEvent.Operation.REVOKE)
     return grant
 
 
@@ -118,6 +135,12 @@ def revoke(*, grant: Grant, actor) -> Grant:
 def renew_early(*, grant: Grant, ends_on: datetime.date, actor) -> Grant:
     """提前续约: a scheduled or active grant's end moves out; the renewal period starts tomorrow
     (fixed), ``starts_on`` stays, and access stays continuous."""
+    grant = _renew_early(grant=grant, ends_on=ends_on, actor=actor)
+    notices.grant_changed(grant, GrantEvent.Operation.RENEW_EARLY)
+    return grant
+
+
+def _renew_early(*, grant: Grant, ends_on: datetime.date, actor) -> Grant:
     _require_creator(grant.creator, actor)
     grant = _lock(grant)
     day = today()
@@ -145,6 +168,12 @@ def renew_early(*, grant: Grant, ends_on: datetime.date, actor) -> Grant:
 @transaction.atomic
 def renew(*, grant: Grant, starts_on: datetime.date, ends_on: datetime.date, actor) -> Grant:
     """续约: an expired grant takes a new period (and becomes scheduled or active)."""
+    grant = _renew(grant=grant, starts_on=starts_on, ends_on=ends_on, actor=actor)
+    notices.grant_changed(grant, GrantEvent.Operation.RENEW)
+    return grant
+
+
+def _renew(*, grant: Grant, starts_on: datetime.date, ends_on: datetime.date, actor) -> Grant:
     _require_creator(grant.creator, actor)
     grant = _lock(grant)
     day = today()
@@ -186,15 +215,14 @@ def request_livestream_access(*, livestream, actor) -> LivestreamAccessRequest:
 
     Only members (main or sub) of an organization that cooperated in the livestream may ask. While a
     request is pending, that one is returned and nothing new is written; while access is approved,
-    the request is refused (``already_approved``). After a decline or a revoke, a new one is made.
+    the request is refused (``already_approved``). After a decline or a revoke, or once the pending
+    one has expired (SPEC §9), a new one is made and the creator is told.
     """
     if not access.livestream_access(actor, livestream).cooperating:
         raise PermissionDenied(_("只有参与该直播合作的商家/机构可以申请。"))
     organization_id = actor.membership_or_none.organization_id
-    existing = _open_request(livestream, organization_id, lock=True)
+    existing = _open_request(livestream, organization_id)
     if existing is not None:
-        if existing.status == RequestStatus.APPROVED:
-            raise _refuse("already_approved", _("该直播间数据已授权，无需再次申请。"))
         return existing
     access_request = LivestreamAccessRequest(
         livestream=livestream, creator_id=livestream.creator_id, organization_id=organization_id, requested_by=actor
@@ -203,28 +231,46 @@ def request_livestream_access(*, livestream, actor) -> LivestreamAccessRequest:
         with transaction.atomic():
             access_request.save()
     except IntegrityError:  # a colleague's request for the same livestream was saved first
-        existing = _open_request(livestream, organization_id, lock=True)
+        existing = _open_request(livestream, organization_id)
         if existing is None:
             raise
-        if existing.status == RequestStatus.APPROVED:
-            raise _refuse("already_approved", _("该直播间数据已授权，无需再次申请。")) from None
         return existing
     _record_request(access_request, LivestreamAccessEvent.Operation.REQUEST, actor)
+    notices.livestream_request_received(access_request)
     return access_request
 
 
-def _open_request(livestream, organization_id: int, *, lock: bool) -> LivestreamAccessRequest | None:
-    requests = LivestreamAccessRequest.objects.for_livestream(livestream).filter(organization_id=organization_id).open()
-    if lock:
-        requests = requests.select_for_update()
-    return requests.first()
+def _open_request(livestream, organization_id: int) -> LivestreamAccessRequest | None:
+    """The organization's request in force for the livestream, locked: a pending one (returned), an
+    approved one (refused). A pending one that has expired is closed first (stored "expired", no
+    event: its status was already expired), so the one-open-request constraint lets a new one in."""
+    found = (
+        LivestreamAccessRequest.objects.for_livestream(livestream)
+        .filter(organization_id=organization_id)
+        .holding_slot()
+        .select_for_update()
+        .first()
+    )
+    if found is None:
+        return None
+    if found.status == RequestStatus.APPROVED:
+        raise _refuse("already_approved", _("该直播间数据已授权，无需再次申请。"))
+    if found.is_expired:
+        _close_expired(found)
+        return None
+    return found
+
+
+def _close_expired(expired_request) -> None:
+    expired_request.status = RequestStatus.EXPIRED
+    expired_request.save(update_fields=["status", "updated_at"])
 
 
 def _lock_request(access_request: LivestreamAccessRequest, actor) -> LivestreamAccessRequest:
     """Only the livestream's creator decides; re-read the request under a row lock."""
     locked = (
         LivestreamAccessRequest.objects.select_for_update(of=("self",))
-        .select_related("livestream__creator", "organization")
+        .select_related("livestream__creator", "organization", "requested_by")
         .get(pk=access_request.pk)
     )
     if actor is None or not actor.is_authenticated or locked.livestream.creator.user_id != actor.pk:
@@ -232,13 +278,32 @@ def _lock_request(access_request: LivestreamAccessRequest, actor) -> LivestreamA
     return locked
 
 
-def _decide(access_request, actor, *, allowed: bool, status: str, operation: str, code: str, message: str):
-    if not allowed:
-        raise _refuse(code, message % {"status": access_request.get_status_display()})
+NOT_PENDING_MESSAGE = gettext_lazy("只能处理待审批的申请（当前：%(status)s）。")
+EXPIRED_MESSAGE = gettext_lazy("该申请已超过 7 天未处理，已过期，不能再处理。")
+TEXT_MAX = 200  # a request's message and a decline's reason
+
+
+def _refuse_decision(a_request) -> ValidationError:
+    """Why a request cannot be decided: expired (``request_expired``), or decided already."""
+    if a_request.is_expired:
+        return _refuse("request_expired", str(EXPIRED_MESSAGE))
+    return _refuse("not_pending", str(NOT_PENDING_MESSAGE) % {"status": a_request.get_status_display()})
+
+
+def _check_text(value: str, field: str) -> str:
+    value = (value or "").strip()
+    if len(value) > TEXT_MAX:
+        limit = {"max": TEXT_MAX, "count": len(value)}
+        raise _refuse("max_length", _("最多 %(max)s 个字（当前 %(count)s 个）。") % limit, field)
+    return value
+
+
+def _decide(access_request, actor, *, status: str, operation: str, reason: str = ""):
     access_request.status = status
     access_request.decided_at = timezone.now()
     access_request.decided_by = actor
-    access_request.save(update_fields=["status", "decided_at", "decided_by", "updated_at"])
+    access_request.reason = reason
+    access_request.save(update_fields=["status", "reason", "decided_at", "decided_by", "updated_at"])
     _record_request(access_request, operation, actor)
     return access_request
 
@@ -247,37 +312,255 @@ def _decide(access_request, actor, *, allowed: bool, status: str, operation: str
 def approve_livestream_request(*, request: LivestreamAccessRequest, actor) -> LivestreamAccessRequest:
     """授权: pending → approved; every member of the organization can view the modules at once."""
     access_request = _lock_request(request, actor)
-    return _decide(
-        access_request, actor, allowed=access_request.can_decide(), status=RequestStatus.APPROVED,
-        operation=LivestreamAccessEvent.Operation.APPROVE, code="not_pending",
-        message=_("只能处理待审批的申请（当前：%(status)s）。"),
-    )  # fmt: skip
+    if not access_request.can_decide():
+        raise _refuse_decision(access_request)
+    _decide(access_request, actor, status=RequestStatus.APPROVED, operation=LivestreamAccessEvent.Operation.APPROVE)
+    notices.livestream_request_decided(access_request, "livestream_request_approved")
+    return access_request
 
 
 @transaction.atomic
-def decline_livestream_request(*, request: LivestreamAccessRequest, actor) -> LivestreamAccessRequest:
-    """拒绝: pending → declined; the organization may ask again."""
+def decline_livestream_request(*, request: LivestreamAccessRequest, actor, reason: str = "") -> LivestreamAccessRequest:
+    """拒绝: pending → declined, with an optional reason (at most 200 characters) the organization
+    sees; it may ask again."""
     access_request = _lock_request(request, actor)
-    return _decide(
-        access_request, actor, allowed=access_request.can_decide(), status=RequestStatus.DECLINED,
-        operation=LivestreamAccessEvent.Operation.DECLINE, code="not_pending",
-        message=_("只能处理待审批的申请（当前：%(status)s）。"),
+    if not access_request.can_decide():
+        raise _refuse_decision(access_request)
+    reason = _check_text(reason, "reason")
+    _decide(
+        access_request, actor, status=RequestStatus.DECLINED, operation=LivestreamAccessEvent.Operation.DECLINE,
+        reason=reason,
     )  # fmt: skip
+    notices.livestream_request_decided(access_request, "livestream_request_declined")
+    return access_request
 
 
 @transaction.atomic
 def revoke_livestream_access(*, request: LivestreamAccessRequest, actor) -> LivestreamAccessRequest:
     """解除授权: approved → revoked, effective at once; the organization may ask again."""
     access_request = _lock_request(request, actor)
-    return _decide(
-        access_request, actor, allowed=access_request.can_revoke(), status=RequestStatus.REVOKED,
-        operation=LivestreamAccessEvent.Operation.REVOKE, code="not_approved",
-        message=_("只能解除已授权的申请（当前：%(status)s）。"),
+    if not access_request.can_revoke():
+        raise _refuse(
+            "not_approved",
+            _("只能解除已授权的申请（当前：%(status)s）。") % {"status": access_request.get_status_display()},
+        )
+    _decide(
+        access_request, actor, status=RequestStatus.REVOKED, operation=LivestreamAccessEvent.Operation.REVOKE,
+        reason=access_request.reason,
     )  # fmt: skip
+    notices.livestream_request_decided(access_request, "livestream_access_revoked")
+    return access_request
 
 
 def _record_request(access_request, operation: str, actor) -> LivestreamAccessEvent:
     return LivestreamAccessEvent.objects.create(request=access_request, operation=operation, actor=actor)
+
+
+# --- full-data and extension requests (SPEC §9) --------------------------------------------------
+
+
+def _requesting_organization(actor) -> Organization:
+    """Full-data and extension requests are made by an organization's main account."""
+    who = access.party(actor)
+    if not who.may_request_full_data:
+        raise PermissionDenied(_("只有商家/机构的主账号可以申请全部带货数据。"))
+    return who.membership.organization
+
+
+def _check_proposal(starts_on: datetime.date, ends_on: datetime.date, day: datetime.date) -> None:
+    """A proposed period: the §4 rules of a new period, and at most MAX_REQUEST_DAYS days."""
+    _check_period(starts_on, ends_on, day)
+    if (ends_on - starts_on).days + 1 > MAX_REQUEST_DAYS:
+        raise _refuse("period_too_long", _("申请的期限最长 %(days)s 天。") % {"days": MAX_REQUEST_DAYS}, "ends_on")
+
+
+def _pending_request(requests) -> GrantRequest | None:
+    """The pending request among ``requests`` (locked), or None. An expired one is closed first
+    (stored "expired", no event), so the one-pending constraint lets a new one in."""
+    found = requests.stored_pending().select_for_update().first()
+    if found is None:
+        return None
+    if found.is_expired:
+        _close_expired(found)
+        return None
+    return found
+
+
+def _refuse_pending() -> ValidationError:
+    return _refuse("pending_exists", _("已有待审批的申请，请等待达人处理（7 天内未处理将自动过期）。"))
+
+
+def _insert_request(grant_request: GrantRequest, actor) -> GrantRequest:
+    grant_request.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            grant_request.save()
+    except IntegrityError as error:  # a concurrent request of the same kind was saved first
+        raise _refuse_pending() from error
+    _record_grant_request(grant_request, GrantRequestEvent.Operation.REQUEST, actor, grant_request)
+    notices.grant_request_received(grant_request)
+    return grant_request
+
+
+@transaction.atomic
+def request_grant(
+    *, creator: Creator, starts_on: datetime.date, ends_on: datetime.date, actor, message: str = ""
+) -> GrantRequest:
+    """申请全部带货数据: the actor's organization (its main account) asks the creator for a
+    full-data grant for the proposed period (``starts_on`` >= today, at most 366 days).
+
+    Refused when the creator could not authorize the organization (``already_granted``: a
+    scheduled, active or expired grant; an expired one asks with an extension request), while a
+    request is pending (``pending_exists``), and within 7 days of a decline (``too_soon``).
+    """
+    organization = _requesting_organization(actor)
+    _lock_creator(creator.pk)
+    day = today()
+    existing = Grant.objects.for_creator(creator).for_organization(organization).not_revoked().first()
+    if existing is not None:
+        hint = (
+            _("该达人对本机构的授权已到期，请在授权列表中申请续约。")
+            if existing.status_on(day) == GrantStatus.EXPIRED
+            else _("该达人已授权本机构（%(status)s），可在授权列表中申请续约。")
+            % {"status": existing.status_on(day).label}
+        )
+        raise _refuse("already_granted", hint, "creator")
+    requests = GrantRequest.objects.between(creator, organization).of_kind(GrantRequest.Kind.GRANT)
+    if _pending_request(requests) is not None:
+        raise _refuse_pending()
+    declined = requests.declined_after(timezone.now() - ASK_AGAIN_AFTER).order_by("-decided_at").first()
+    if declined is not None:
+        again = timezone.localtime(declined.decided_at + ASK_AGAIN_AFTER)
+        raise _refuse(
+            "too_soon", _("达人已拒绝本机构的申请，%(when)s 后可再次申请。") % {"when": date_format(again, "Y-m-d H:i")}
+        )
+    _check_proposal(starts_on, ends_on, day)
+    message = _check_text(message, "message")
+    grant_request = GrantRequest(
+        creator=creator, organization=organization, kind=GrantRequest.Kind.GRANT, starts_on=starts_on,
+        ends_on=ends_on, message=message, requested_by=actor,
+    )  # fmt: skip
+    return _insert_request(grant_request, actor)
+
+
+@transaction.atomic
+def request_extension(
+    *, grant: Grant, ends_on: datetime.date, actor, starts_on: datetime.date | None = None, message: str = ""
+) -> GrantRequest:
+    """申请续约: the grant's organization (its main account) proposes a new end for a scheduled or
+    active grant (later than the current end, by at most 366 days; the renewal would start the day
+    after approval, so ``starts_on`` is not asked), or a new period for an expired one (today or
+    later, at most 366 days; ``starts_on`` defaults to today). One pending extension per grant."""
+    organization = _requesting_organization(actor)
+    if grant.organization_id != organization.pk:
+        raise PermissionDenied(_("只能为本机构的授权申请续约。"))
+    _lock_creator(grant.creator_id)
+    grant = Grant.objects.select_related("creator", "organization").get(pk=grant.pk)
+    day = today()
+    status = grant.status_on(day)
+    if status == GrantStatus.REVOKED or not grant.is_latest:
+        raise _refuse("not_extendable", _("已解除的授权不能续约，请重新申请全部带货数据。"))
+    requests = GrantRequest.objects.between(grant.creator, organization).of_kind(GrantRequest.Kind.EXTENSION)
+    if _pending_request(requests) is not None:
+        raise _refuse_pending()
+    if status in LIVE_STATUSES:
+        starts_on = None
+        if ends_on <= grant.ends_on:
+            raise _refuse(
+                "end_not_later",
+                _("新的截止日期必须晚于当前截止日期（%(ends_on)s）。") % {"ends_on": _d(grant.ends_on)},
+                "ends_on",
+            )
+        if (ends_on - grant.ends_on).days > MAX_REQUEST_DAYS:
+            raise _refuse("period_too_long", _("续约最多延长 %(days)s 天。") % {"days": MAX_REQUEST_DAYS}, "ends_on")
+    else:
+        starts_on = starts_on or day
+        _check_proposal(starts_on, ends_on, day)
+    message = _check_text(message, "message")
+    grant_request = GrantRequest(
+        creator=grant.creator, organization=organization, kind=GrantRequest.Kind.EXTENSION, grant=grant,
+        starts_on=starts_on, ends_on=ends_on, message=message, requested_by=actor,
+    )  # fmt: skip
+    return _insert_request(grant_request, actor)
+
+
+def _lock_creator(creator_id: int) -> None:
+    """Serialize what concerns one creator's grants and requests: authorizing, asking and deciding
+    all lock the creator's row first (then the request's), so a request made while another is being
+    approved sees the grant that approval made, and no two of them wait on each other in a cycle."""
+    Creator.objects.select_for_update().filter(pk=creator_id).exists()
+
+
+def _lock_grant_request(grant_request: GrantRequest, actor) -> GrantRequest:
+    """Only the creator asked decides; re-read the request under a row lock (its creator's first)."""
+    _lock_creator(grant_request.creator_id)
+    locked = (
+        GrantRequest.objects.select_for_update(of=("self",))
+        .select_related("creator", "organization")
+        .get(pk=grant_request.pk)
+    )
+    if actor is None or not actor.is_authenticated or locked.creator.user_id != actor.pk:
+        raise PermissionDenied(_("只有被申请的达人本人可以处理申请。"))
+    if not locked.can_decide():
+        raise _refuse_decision(locked)
+    return locked
+
+
+@transaction.atomic
+def approve_grant_request(
+    *, request: GrantRequest, actor, starts_on: datetime.date | None = None, ends_on: datetime.date | None = None
+) -> Grant:
+    """授权 a pending request: runs the matching operation of §4 — authorize (a full-data request),
+    early renewal (an extension of a scheduled or active grant: the new end) or renewal (of an
+    expired grant: the period) — with the proposed period or the one the creator edited, under that
+    operation's rules, history and constraints. Returns the grant; its main account is told."""
+    grant_request = _lock_grant_request(request, actor)
+    starts_on = starts_on or grant_request.starts_on
+    ends_on = ends_on or grant_request.ends_on
+    day = today()
+    if grant_request.kind == GrantRequest.Kind.GRANT:
+        grant = _authorize(
+            creator=grant_request.creator, organization=grant_request.organization, starts_on=starts_on,
+            ends_on=ends_on, actor=actor,
+        )  # fmt: skip
+    else:
+        grant = _lock(grant_request.grant)
+        if grant.can_renew_early(day):
+            grant = _renew_early(grant=grant, ends_on=ends_on, actor=actor)
+        elif grant.can_renew(day):
+            grant = _renew(grant=grant, starts_on=starts_on or day, ends_on=ends_on, actor=actor)
+        else:
+            raise _refuse("not_extendable", _("该授权已被解除，不能续约。"))
+    grant_request.status = GrantRequestStatus.APPROVED
+    grant_request.grant = grant
+    grant_request.decided_at = timezone.now()
+    grant_request.decided_by = actor
+    grant_request.save(update_fields=["status", "grant", "decided_at", "decided_by", "updated_at"])
+    _record_grant_request(grant_request, GrantRequestEvent.Operation.APPROVE, actor, grant)
+    notices.grant_request_decided(grant_request, grant)
+    return grant
+
+
+@transaction.atomic
+def decline_grant_request(*, request: GrantRequest, actor, reason: str = "") -> GrantRequest:
+    """拒绝 a pending request, with an optional reason (at most 200 characters) the organization
+    sees. A full-data request may be made again 7 days later."""
+    grant_request = _lock_grant_request(request, actor)
+    grant_request.reason = _check_text(reason, "reason")
+    grant_request.status = GrantRequestStatus.DECLINED
+    grant_request.decided_at = timezone.now()
+    grant_request.decided_by = actor
+    grant_request.save(update_fields=["status", "reason", "decided_at", "decided_by", "updated_at"])
+    _record_grant_request(grant_request, GrantRequestEvent.Operation.DECLINE, actor, None)
+    notices.grant_request_decided(grant_request)
+    return grant_request
+
+
+def _record_grant_request(grant_request: GrantRequest, operation: str, actor, period) -> GrantRequestEvent:
+    return GrantRequestEvent.objects.create(
+        request=grant_request, operation=operation, actor=actor,
+        starts_on=getattr(period, "starts_on", None), ends_on=getattr(period, "ends_on", None),
+    )  # fmt: skip
 
 
 # --- a livestream given to another creator -------------------------------------------------------
@@ -301,7 +584,8 @@ def end_livestream_access(
     livestream, None for an import. Ids in, so grants needs nothing of livestreams.
     """
     ended = list(
-        LivestreamAccessRequest.objects.select_for_update()
+        LivestreamAccessRequest.objects.select_for_update(of=("self",))
+        .select_related("livestream", "organization", "requested_by")
         .filter(livestream_id__in=list(livestream_ids))
         .open()
         .exclude(creator_id=creator_id)
@@ -317,9 +601,8 @@ def end_livestream_access(
         LivestreamAccessEvent(request=r, operation=LivestreamAccessEvent.Operation.END, actor=actor, at=now)
         for r in ended
     )
-    # The inbox (SPEC §10, "livestream access revoked"): one message per ended request, to the
-    # organization's main account and to the requester, belongs here, in this transaction.
     for access_request in ended:
         access_request.status = RequestStatus.ENDED
         access_request.updated_at = now
+    notices.livestream_requests_ended(ended)  # the inbox (SPEC §10), in this transaction
     return ended

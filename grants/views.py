@@ -7,6 +7,7 @@ redirect. Every HTMX interaction is also a plain link or form post (post/redirec
 from __future__ import annotations
 
 import datetime
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,15 +20,35 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 
+from notifications.context_processors import unread_label
+from notifications.models import Message
 from portal.converters import parse_id
 from portal.models import Creator, Organization
 from portal.pagination import paginate
 from portal.responses import after_write, current_url
 
-from . import access, services
+from . import access, bulk, services
 from . import perspective as perspectives
-from .forms import AuthorizeForm, RenewEarlyForm, RenewForm
-from .models import Grant, GrantStatus, LivestreamAccessEvent, LivestreamAccessRequest, RequestStatus, today
+from .forms import (
+    ApproveRequestForm,
+    AuthorizeForm,
+    BulkForm,
+    DeclineForm,
+    RenewEarlyForm,
+    RenewForm,
+    RequestExtensionForm,
+    RequestGrantForm,
+)
+from .models import (
+    Grant,
+    GrantRequest,
+    GrantRequestEvent,
+    GrantStatus,
+    LivestreamAccessEvent,
+    LivestreamAccessRequest,
+    RequestStatus,
+    today,
+)
 from .speedups import capped_counts, count_label, nearest_expiry_rows
 
 SEARCH_MAX = 50
@@ -45,6 +66,30 @@ def _status_param(querydict: QueryDict) -> str | None:
     return status if status in GrantStatus.values else None
 
 
+# The creator's 数据授权管理 shows, besides the grants by status, two tabs of full-data and extension
+# requests: the pending ones (待处理, to decide) and all of them (申请记录, with their history).
+PENDING_TAB, REQUESTS_TAB = "pending", "requests"
+
+
+def _shell_counts(request: HttpRequest, creator: Creator | None, querysets: dict) -> dict[str, int]:
+    """Capped counts of ``querysets`` (a list's tabs) in one query, together with what the page's
+    shell shows: the creator's two pending badges and the bell. The view passes them to the
+    template, so neither the badges nor the bell query again."""
+    shell = {"_unread": Message.objects.unread_for(request.user)}
+    if creator is not None:
+        shell["_badge_requests"] = LivestreamAccessRequest.objects.for_creator(creator).pending()
+        shell["_badge_grant_requests"] = GrantRequest.objects.for_creator(creator).pending()
+    return capped_counts({**querysets, **shell})
+
+
+def _shell_context(counts: dict[str, int]) -> dict:
+    context = {"unread_count": unread_label(counts["_unread"])}
+    if "_badge_requests" in counts:
+        context["pending_request_count"] = count_label(counts["_badge_requests"])
+        context["pending_grant_request_count"] = count_label(counts["_badge_grant_requests"])
+    return context
+
+
 def _search_param(querydict: QueryDict) -> str:
     # NUL cannot be stored or compared in PostgreSQL text; nobody types it in a name.
     return (querydict.get("q") or "").replace("\x00", "").strip()[:SEARCH_MAX]
@@ -56,6 +101,14 @@ def _tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int | str]]:
     ]
 
 
+def _creator_tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int | str]]:
+    return (
+        [(PENDING_TAB, _("待处理"), count_label(counts[PENDING_TAB]))]
+        + _tabs(counts)
+        + [(REQUESTS_TAB, _("申请记录"), count_label(counts[REQUESTS_TAB]))]
+    )
+
+
 def _nearest_expiry_page(grants, request: HttpRequest):
     """A page of ``grants`` in "nearest expiry first" order, read by ``nearest_expiry_rows``."""
     day = today()
@@ -65,22 +118,41 @@ def _nearest_expiry_page(grants, request: HttpRequest):
 # --- creator: 数据授权管理 -----------------------------------------------------------------------
 
 
+def _grant_request_rows(queryset):
+    return queryset.select_related("organization", "grant", "requested_by").prefetch_related(
+        Prefetch("events", queryset=GrantRequestEvent.objects.select_related("actor__creator"))
+    )
+
+
 def _creator_list_context(request: HttpRequest, creator: Creator, querydict: QueryDict, highlight=None) -> dict:
-    status, term = _status_param(querydict), _search_param(querydict)
+    """数据授权管理: the grants by status, or the full-data and extension requests (待处理 / 申请记录).
+    Queries: the tabs' counts with the badges and the bell (one), a page of rows (one; a page of
+    requests also prefetches their history: two)."""
+    term = _search_param(querydict)
+    tab = querydict.get("status")
+    status = _status_param(querydict)
     grants = Grant.objects.for_creator(creator).latest_per_pair().search_organization(term)
-    counts = capped_counts(grants.by_status())
-    if status:
-        grants = grants.with_status_in([status])
-    page = _nearest_expiry_page(grants.select_related("organization"), request)
-    return {
+    requests = GrantRequest.objects.for_creator(creator).search_organization(term)
+    counts = _shell_counts(
+        request, creator, {**grants.by_status(), PENDING_TAB: requests.pending(), REQUESTS_TAB: requests}
+    )
+    context = {
         "creator": creator,
-        "page": page,
-        "tabs": _tabs(counts),
+        "tabs": _creator_tabs(counts),
         "status": status,
         "q": term,
         "highlight": highlight,
         "query_params": querydict,
+        **_shell_context(counts),
     }
+    if tab in (PENDING_TAB, REQUESTS_TAB):
+        shown = requests.pending() if tab == PENDING_TAB else requests
+        context.update(status=tab, requests_page=paginate(_grant_request_rows(shown.newest_first()), request))
+        return context
+    if status:
+        grants = grants.with_status_in([status])
+    context["page"] = _nearest_expiry_page(grants.select_related("organization"), request)
+    return context
 
 
 @require_GET
@@ -93,21 +165,33 @@ def creator_grants(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _after_action(request: HttpRequest, creator: Creator, grant: Grant, message: str) -> HttpResponse:
-    """Success: HTMX refreshes the list in place (or the page); a plain post redirects (PRG). The
-    change is saved: whatever the request's headers, the answer reports it (``after_write``)."""
+def _after_action(request: HttpRequest, creator: Creator, grant: Grant | None, message: str) -> HttpResponse:
+    """Success in 数据授权管理: HTMX refreshes the list in place (or the page); a plain post
+    redirects (PRG)."""
+
+    def refresh(query: QueryDict) -> HttpResponse:
+        highlight = grant.pk if grant is not None else None
+        context = _creator_list_context(request, creator, query, highlight=highlight)
+        return render(request, "grants/_action_done.html", context)
+
+    return _done(request, message, list_url=reverse("grants:creator_grants"), refresh=refresh)
+
+
+def _done(request: HttpRequest, message: str, *, list_url: str, refresh, close: bool = True) -> HttpResponse:
+    """After an action: a plain post redirects back (``next``) or to the list (post/redirect/get);
+    HTMX refreshes the list the action started from (``refresh(query)`` renders it with its
+    query) or, from any other page, reloads that page. ``close``: the action ran in the dialog.
+    The change is saved: whatever the request's headers, the answer reports it (``after_write``)."""
     messages.success(request, message)
-    list_url = reverse("grants:creator_grants")
 
     def build() -> HttpResponse:
         if not request.htmx:
             return redirect(_safe_next(request) or list_url)
         current = current_url(request)
-        if current is None or current.path != list_url:
+        if current is None or current.path != urlsplit(list_url).path:
             return HttpResponseClientRefresh()
-        context = _creator_list_context(request, creator, QueryDict(current.query), highlight=grant.pk)
-        response = render(request, "grants/_action_done.html", context)
-        return trigger_client_event(response, "close-dialog")
+        response = refresh(QueryDict(current.query))
+        return trigger_client_event(response, "close-dialog") if close else response
 
     return after_write(request, build, fallback=list_url)
 
@@ -299,39 +383,61 @@ def grant_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
 # --- organization: 个人中心 ---------------------------------------------------------------------
 
 
+ORG_PARTIALS = ("org-request-list", "org-grant-request-list")
+
+
 @require_GET
 def org_home(request: HttpRequest) -> HttpResponse:
+    """个人中心. Every member sees the organization's livestream requests with their status, reason
+    and history; the main account also its creators' grants and its full-data and extension
+    requests. Queries: the livestream requests and their history (two), the counts with the bell
+    (one); for the main account, the grants (one) and the requests with their history (two)."""
     who = access.party(request.user)
     if who.membership is None:
         raise PermissionDenied
+    organization_id = who.membership.organization_id
     context = {"membership": who.membership, "organization": who.organization, "party": who}
-    # Every member (main and sub) sees the organization's livestream requests and their status.
-    requests = LivestreamAccessRequest.objects.for_organization(who.membership.organization_id).newest_first()
+    requests = LivestreamAccessRequest.objects.for_organization(organization_id).newest_first()
     context["org_requests"] = paginate(
-        requests.select_related("livestream__creator", "requested_by"), request, param="requests_page"
-    )
+        _request_history(requests.select_related("livestream__creator", "requested_by")), request,
+        param="requests_page",
+    )  # fmt: skip
+    grants = None
     if who.sees_full_data_grants:
-        context.update(_org_grant_list(request, who))
+        status, term = _status_param(request.GET), _search_param(request.GET)
+        grants = Grant.objects.for_organization(organization_id).latest_per_pair().search_creator(term)
+        context.update(status=status, q=term)
+    counts = _shell_counts(request, None, grants.by_status() if grants is not None else {})
+    context.update(_shell_context(counts))
+    if grants is not None:
+        context.update(_org_grant_list(request, grants, counts, context["status"]))
+        own = GrantRequest.objects.for_organization(organization_id).newest_first()
+        context["grant_requests"] = paginate(
+            _grant_request_rows(own.select_related("creator")), request, param="grant_requests_page"
+        )
     template = "grants/org_home.html"
     if request.htmx and not request.htmx.boosted:
-        if request.htmx.target == "org-request-list":
-            template += "#org-request-list"
+        if request.htmx.target in ORG_PARTIALS:
+            template += f"#{request.htmx.target}"
         elif who.sees_full_data_grants:
             template += "#creator-list"
     return render(request, template, context)
 
 
-def _org_grant_list(request: HttpRequest, who: access.PartyAccess) -> dict:
+def _org_grant_list(request: HttpRequest, grants, counts: dict, status: str | None) -> dict:
     """The organization's creators, each with its latest grant and what that grant opens today."""
-    status, term = _status_param(request.GET), _search_param(request.GET)
-    grants = Grant.objects.for_organization(who.membership.organization_id).latest_per_pair().search_creator(term)
-    counts = capped_counts(grants.by_status())
     if status:
         grants = grants.with_status_in([status])
     page = _nearest_expiry_page(grants.select_related("creator"), request)
     for grant in page:
         grant.viewer_access = access.grant_access(request.user, grant)
-    return {"page": page, "tabs": _tabs(counts), "status": status, "q": term}
+    return {"page": page, "tabs": _tabs(counts)}
+
+
+def _request_history(queryset):
+    return queryset.prefetch_related(
+        Prefetch("events", queryset=LivestreamAccessEvent.objects.select_related("actor__creator"))
+    )
 
 
 SWITCHER_OPTIONS = 12
@@ -369,41 +475,54 @@ def switch_perspective(request: HttpRequest) -> HttpResponse:
 
 # --- creator: 直播间数据管理 (single-livestream requests) -----------------------------------------
 
-REQUEST_TABS = (RequestStatus.PENDING, RequestStatus.APPROVED, None)
+REQUEST_TAB_ORDER = (
+    RequestStatus.PENDING,
+    RequestStatus.APPROVED,
+    RequestStatus.DECLINED,
+    RequestStatus.REVOKED,
+    RequestStatus.EXPIRED,
+)
 
 
 def _request_rows(queryset):
-    return queryset.select_related("organization", "livestream", "requested_by__membership").prefetch_related(
-        Prefetch("events", queryset=LivestreamAccessEvent.objects.select_related("actor__creator"))
-    )
+    return _request_history(queryset.select_related("organization", "livestream", "requested_by__membership"))
+
+
+def _creator_requests_context(request: HttpRequest, creator: Creator, querydict: QueryDict) -> dict:
+    """Queries: the tabs' counts with the badges and the bell (one), a page of rows, their history."""
+    status = querydict.get("status", RequestStatus.PENDING)
+    status = status if status in RequestStatus.values or status == "all" else RequestStatus.PENDING
+    requests = LivestreamAccessRequest.objects.for_creator(creator)
+    counts = _shell_counts(request, creator, requests.by_status())
+    shown = requests if status == "all" else requests.with_status(status)
+    tabs = [(value, RequestStatus(value).label, count_label(counts[value])) for value in REQUEST_TAB_ORDER]
+    return {
+        "page": paginate(_request_rows(shown.newest_first()), request),
+        "tabs": tabs + [("all", _("全部"), count_label(counts["all"]))],
+        "status": status,
+        "query_params": querydict,
+        **_shell_context(counts),
+    }
 
 
 @require_GET
 def creator_requests(request: HttpRequest) -> HttpResponse:
     creator = _creator_of(request)
-    status = request.GET.get("status", RequestStatus.PENDING)
-    status = status if status in RequestStatus.values or status == "all" else RequestStatus.PENDING
-    requests = LivestreamAccessRequest.objects.for_creator(creator)
-    counts = capped_counts(requests.by_status())
-    shown = requests if status == "all" else requests.with_status(status)
-    tabs = [(value, RequestStatus(value).label, count_label(counts[value])) for value in RequestStatus.values]
-    context = {
-        "page": paginate(_request_rows(shown.newest_first()), request),
-        "pending_request_count": count_label(counts[RequestStatus.PENDING]),  # the badge, from the tabs' count
-        "tabs": tabs + [("all", _("全部"), count_label(counts["all"]))],
-        "status": status,
-    }
+    context = _creator_requests_context(request, creator, request.GET)
     template = "grants/creator_requests.html"
     if request.htmx and not request.htmx.boosted:
         template += "#request-list"
     return render(request, template, context)
 
 
+def _creator_livestream_requests(creator: Creator):
+    # The request's copy of the creator, and the livestream's own (the services check it again).
+    return LivestreamAccessRequest.objects.for_creator(creator).filter(livestream__creator=creator)
+
+
 def _decide_request(request: HttpRequest, request_id: int, service, message: str) -> HttpResponse:
     creator = _creator_of(request)
-    # The request's copy of the creator, and the livestream's own (the services check it again).
-    requests = LivestreamAccessRequest.objects.for_creator(creator).filter(livestream__creator=creator)
-    access_request = get_object_or_404(requests, pk=request_id)
+    access_request = get_object_or_404(_creator_livestream_requests(creator), pk=request_id)
     try:
         access_request = service(request=access_request, actor=request.user)
     except ValidationError as error:
@@ -417,10 +536,22 @@ def _decide_request(request: HttpRequest, request_id: int, service, message: str
         if not request.htmx:
             return redirect(_safe_next(request) or list_url)
         row = _request_rows(LivestreamAccessRequest.objects.filter(pk=access_request.pk)).get()
-        context = {"access_request": row}  # the badge (pending_request_count) comes from the context processor
+        # The row as its list shows it (the pending tab has a checkbox column); the badges come
+        # from the context processor.
+        current = current_url(request)
+        tab = QueryDict(current.query if current else "").get("status", RequestStatus.PENDING)
+        context = {"access_request": row, "status": tab}
         return render(request, "grants/_request_decided.html", context)
 
     return after_write(request, build, fallback=list_url)
+
+
+def _requests_done(request: HttpRequest, creator: Creator, message: str, *, close: bool = True) -> HttpResponse:
+    def refresh(query: QueryDict) -> HttpResponse:
+        context = _creator_requests_context(request, creator, query)
+        return render(request, "grants/_requests_refreshed.html", context)
+
+    return _done(request, message, list_url=reverse("grants:creator_requests"), refresh=refresh, close=close)
 
 
 @require_POST
@@ -430,9 +561,31 @@ def approve_request(request: HttpRequest, request_id: int) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def decline_request(request: HttpRequest, request_id: int) -> HttpResponse:
-    return _decide_request(request, request_id, services.decline_livestream_request, _("已拒绝「%(org)s」的申请。"))
+    """拒绝 a livestream request, with an optional reason: a dialog (or page), then the post."""
+    creator = _creator_of(request)
+    access_request = get_object_or_404(
+        _creator_livestream_requests(creator).select_related("organization", "livestream"), pk=request_id
+    )
+    form = DeclineForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.decline_livestream_request(request=access_request, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.apply_service_error(error)
+        else:
+            return _requests_done(
+                request, creator, _("已拒绝「%(org)s」的申请。") % {"org": access_request.organization.name}
+            )
+    context = {
+        "form": form,
+        "subject": access_request,
+        "action": reverse("grants:decline_request", args=[access_request.pk]),
+        "cancel_url": reverse("grants:creator_requests"),
+        "next": _safe_next(request) or "",
+    }
+    return _render_action(request, "grants/decline.html", context, status=422 if form.errors else 200)
 
 
 @require_POST
@@ -440,3 +593,249 @@ def revoke_request(request: HttpRequest, request_id: int) -> HttpResponse:
     return _decide_request(
         request, request_id, services.revoke_livestream_access, _("已解除「%(org)s」的直播间数据授权。")
     )
+
+
+@require_POST
+def bulk_requests(request: HttpRequest) -> HttpResponse:
+    """批量授权 / 批量拒绝 of livestream requests (the checked rows of 直播间数据管理)."""
+    creator = _creator_of(request)
+
+    def run(ids, action, reason):
+        items = list(_creator_livestream_requests(creator).filter(pk__in=ids))
+        if action == "approve":
+            return bulk.approve_livestream_requests(items, ids, actor=request.user)
+        return bulk.decline_livestream_requests(items, ids, actor=request.user, reason=reason)
+
+    message = _run_bulk(request, run)
+    return _requests_done(request, creator, message, close=False)
+
+
+def _run_bulk(request: HttpRequest, run, *, choose: bool = True) -> str:
+    """Parse a bulk form (``choose``: it carries an action, approve or decline), run it
+    (``run(ids, action, reason)``), and say what happened."""
+    form = BulkForm(request.POST, choose=choose)
+    ids = bulk.parse_ids(request.POST.getlist("ids"))
+    if not form.is_valid():
+        return " ".join(text for errors in form.errors.values() for text in errors)
+    if not ids:
+        return _("请先勾选要处理的项目。")
+    return run(ids, form.cleaned_data.get("action"), form.cleaned_data["reason"]).summary()
+
+
+# --- creator: full-data and extension requests in 数据授权管理 -------------------------------------
+
+
+def _creator_grant_request(request: HttpRequest, grant_request_id: int) -> tuple[Creator, GrantRequest]:
+    """A request made to the creator, or 404 — another creator's is as absent as a missing one."""
+    creator = _creator_of(request)
+    rows = GrantRequest.objects.for_creator(creator).select_related("organization", "grant")
+    grant_request = get_object_or_404(rows, pk=grant_request_id)
+    grant_request.creator = creator
+    return creator, grant_request
+
+
+@require_GET
+def grant_request_detail(request: HttpRequest, grant_request_id: int) -> HttpResponse:
+    """A full-data or extension request and its history, for the creator asked and the
+    organization's main account (what the messages of both link to)."""
+    rows = access.visible_grant_requests(request.user).select_related("creator", "organization", "grant")
+    grant_request = get_object_or_404(_grant_request_rows(rows), pk=grant_request_id)
+    context = {"grant_request": grant_request, "is_owner": grant_request.creator.user_id == request.user.pk}
+    return render(request, "grants/grant_request_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def approve_grant_request(request: HttpRequest, grant_request_id: int) -> HttpResponse:
+    """授权 a request, with its proposed period editable; the §4 rules apply at approval time."""
+    creator, grant_request = _creator_grant_request(request, grant_request_id)
+    initial = {"starts_on": grant_request.starts_on or today(), "ends_on": grant_request.ends_on}
+    form = ApproveRequestForm(
+        request.POST if request.method == "POST" else None, initial=initial, grant_request=grant_request
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = services.approve_grant_request(request=grant_request, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.apply_service_error(error)
+        else:
+            message = _("已同意「%(org)s」的申请：%(start)s 至 %(end)s。") % {
+                "org": grant.organization.name, "start": grant.starts_on, "end": grant.ends_on,
+            }  # fmt: skip
+            return _after_action(request, creator, grant, message)
+    context = {
+        "form": form,
+        "grant_request": grant_request,
+        "tomorrow": today() + datetime.timedelta(days=1),
+        "next": _safe_next(request) or "",
+    }
+    return _render_action(request, "grants/approve_grant_request.html", context, status=422 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def decline_grant_request(request: HttpRequest, grant_request_id: int) -> HttpResponse:
+    creator, grant_request = _creator_grant_request(request, grant_request_id)
+    form = DeclineForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.decline_grant_request(request=grant_request, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.apply_service_error(error)
+        else:
+            message = _("已拒绝「%(org)s」的申请。") % {"org": grant_request.organization.name}
+            return _after_action(request, creator, None, message)
+    context = {
+        "form": form,
+        "subject": grant_request,
+        "action": reverse("grants:decline_grant_request", args=[grant_request.pk]),
+        "cancel_url": reverse("grants:creator_grants") + f"?status={PENDING_TAB}",
+        "next": _safe_next(request) or "",
+    }
+    return _render_action(request, "grants/decline.html", context, status=422 if form.errors else 200)
+
+
+@require_POST
+def bulk_grant_requests(request: HttpRequest) -> HttpResponse:
+    """批量授权 (each with its proposed period) / 批量拒绝 (one reason) of full-data and extension requests."""
+    creator = _creator_of(request)
+
+    def run(ids, action, reason):
+        items = list(GrantRequest.objects.for_creator(creator).filter(pk__in=ids))
+        if action == "approve":
+            return bulk.approve_grant_requests(items, ids, actor=request.user)
+        return bulk.decline_grant_requests(items, ids, actor=request.user, reason=reason)
+
+    message = _run_bulk(request, run)
+    return _grants_done(request, creator, message)
+
+
+@require_POST
+def bulk_revoke(request: HttpRequest) -> HttpResponse:
+    """批量解除授权 of the checked scheduled and active grants."""
+    creator = _creator_of(request)
+
+    def run(ids, _action, _reason):
+        items = list(Grant.objects.for_creator(creator).filter(pk__in=ids).select_related("creator", "organization"))
+        return bulk.revoke_grants(items, ids, actor=request.user)
+
+    message = _run_bulk(request, run, choose=False)
+    return _grants_done(request, creator, message)
+
+
+def _grants_done(request: HttpRequest, creator: Creator, message: str) -> HttpResponse:
+    def refresh(query: QueryDict) -> HttpResponse:
+        return render(request, "grants/_action_done.html", _creator_list_context(request, creator, query))
+
+    return _done(request, message, list_url=reverse("grants:creator_grants"), refresh=refresh, close=False)
+
+
+# --- organization: 申请全部带货数据, 申请续约 ---------------------------------------------------------
+
+
+def _requesting_party(request: HttpRequest) -> access.PartyAccess:
+    who = access.party(request.user)
+    if not who.may_request_full_data:
+        raise PermissionDenied
+    return who
+
+
+def _creator_results(organization_id: int, term: str) -> list[Creator]:
+    """Up to 10 creators whose name or Douyin ID contains ``term``, each with the organization's
+    latest grant from them and its pending request (three queries)."""
+    creators = list(Creator.objects.search(term).order_by("name", "pk")[:10])
+    ids = [creator.pk for creator in creators]
+    latest = {
+        g.creator_id: g
+        for g in Grant.objects.for_organization(organization_id).latest_per_pair().filter(creator_id__in=ids)
+    }
+    pending = {
+        r.creator_id: r
+        for r in GrantRequest.objects.for_organization(organization_id).pending().filter(creator_id__in=ids)
+    }
+    for creator in creators:
+        creator.latest_grant = latest.get(creator.pk)
+        creator.pending_request = pending.get(creator.pk)
+    return creators
+
+
+@require_http_methods(["GET", "POST"])
+def request_grant(request: HttpRequest) -> HttpResponse:
+    """申请全部带货数据: find the creator by name or Douyin ID, propose a period and a message."""
+    who = _requesting_party(request)
+    if request.method == "POST":
+        form = RequestGrantForm(request.POST)
+        if form.is_valid():
+            try:
+                grant_request = services.request_grant(actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.apply_service_error(error)
+            else:
+                message = _("已向「%(creator)s」提交申请，等待达人处理。") % {"creator": grant_request.creator.name}
+                return _org_done(request, message)
+    else:
+        day = today()
+        initial = {"starts_on": day, "ends_on": day + datetime.timedelta(days=89)}
+        creator_id = parse_id(request.GET.get("creator"))
+        if creator_id is not None:
+            initial["creator"] = creator_id
+        form = RequestGrantForm(initial=initial)
+    term = _search_param(request.GET)
+    context = {
+        "form": form,
+        "q": term,
+        "results": _creator_results(who.membership.organization_id, term) if term else [],
+        "selected": _selected_creator(who.membership.organization_id, form),
+        "next": _safe_next(request) or "",
+    }
+    return _render_action(request, "grants/request_grant.html", context, status=422 if form.errors else 200)
+
+
+def _selected_creator(organization_id: int, form: RequestGrantForm) -> Creator | None:
+    pk = parse_id(form["creator"].value())
+    if pk is None:
+        return None
+    found = Creator.objects.filter(pk=pk).first()
+    if found is not None:
+        latest = Grant.objects.for_organization(organization_id).latest_per_pair()
+        found.latest_grant = latest.filter(creator=found).first()
+    return found
+
+
+@require_GET
+def creator_search(request: HttpRequest) -> HttpResponse:
+    """The request page's active search: result items only."""
+    who = _requesting_party(request)
+    term = _search_param(request.GET)
+    context = {"q": term, "results": _creator_results(who.membership.organization_id, term) if term else []}
+    return render(request, "grants/request_grant.html#creator-results", context)
+
+
+@require_http_methods(["GET", "POST"])
+def request_extension(request: HttpRequest, grant_id: int) -> HttpResponse:
+    """申请续约 on one of the organization's grants: a new end (scheduled, active) or a new period
+    (expired)."""
+    who = _requesting_party(request)
+    grant = get_object_or_404(
+        Grant.objects.for_organization(who.membership.organization_id).select_related("creator", "organization"),
+        pk=grant_id,
+    )
+    initial = {"starts_on": today(), "ends_on": grant.ends_on + datetime.timedelta(days=90)}
+    form = RequestExtensionForm(request.POST if request.method == "POST" else None, grant=grant, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.request_extension(grant=grant, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.apply_service_error(error)
+        else:
+            return _org_done(
+                request, _("已向「%(creator)s」提交续约申请，等待达人处理。") % {"creator": grant.creator.name}
+            )
+    context = {"grant": grant, "form": form, "next": _safe_next(request) or ""}
+    return _render_action(request, "grants/request_extension.html", context, status=422 if form.errors else 200)
+
+
+def _org_done(request: HttpRequest, message: str) -> HttpResponse:
+    """A request made: back to 个人中心 (or ``next``); HTMX reloads the page it came from."""
+    messages.success(request, message)
+    if not request.htmx:
+        return redirect(_safe_next(request) or reverse("grants:org_home"))
+    return HttpResponseClientRefresh()

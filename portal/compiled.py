@@ -26,8 +26,9 @@ class CompiledQuery:
     QuerySet with placeholder values no real call uses (ids below -2,000,000,000, dates in year 1),
     compiles it, and remembers which SQL parameter is which value; every other parameter (a
     constant such as ``'main'``) is kept as compiled. ``exists()`` answers whether the query has a
-    row, ``rows()`` returns the rows of a ``values_list()`` query, ``objects()`` the model instances
-    of a model query (``select_related()`` included), made as ``QuerySet`` iteration makes them.
+    row, ``count()`` how many it has, ``rows()`` returns the rows of a ``values_list()`` query,
+    ``objects()`` the model instances of a model query (``select_related()`` included), made as
+    ``QuerySet`` iteration makes them.
     """
 
     def __init__(self, model, build: Callable[..., QuerySet], **params: str):
@@ -53,6 +54,8 @@ class CompiledQuery:
             query = queryset.query.exists() if mode == "exists" else queryset.query
             compiler = query.get_compiler(alias)
             sql, params = compiler.as_sql()
+            if mode == "count":
+                sql = f"SELECT COUNT(*) FROM ({sql}) AS counted"  # noqa: S608 - SQL the ORM compiled
             ops = connections[alias].ops
             slot_of = {}
             for name, value in placeholders.items():
@@ -81,11 +84,16 @@ class CompiledQuery:
             params.append(value)
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchone() if mode == "exists" else cursor.fetchall()
+            return cursor.fetchone() if mode in ("exists", "count") else cursor.fetchall()
 
     def exists(self, **values) -> bool:
         """Whether the query has a row (the SQL of ``QuerySet.exists()``)."""
         return self._execute("exists", values) is not None
+
+    def count(self, **values) -> int:
+        """How many rows the query has (``SELECT COUNT(*)`` around its SQL; a sliced query counts at
+        most its slice)."""
+        return self._execute("count", values)[0]
 
     def rows(self, **values) -> list[tuple]:
         """Every row of a ``values_list()`` query (the checks' queries return one or two)."""

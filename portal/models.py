@@ -57,6 +57,15 @@ class AvatarMixin:
         return self.AVATAR_COLOURS[digest[0] % len(self.AVATAR_COLOURS)]
 
 
+class CreatorQuerySet(models.QuerySet):
+    def search(self, term: str) -> CreatorQuerySet:
+        """Creators whose name or Douyin ID (抖音号) contains ``term``; all of them for no term."""
+        term = (term or "").strip()
+        if not term:
+            return self
+        return self.filter(models.Q(name__icontains=term) | models.Q(douyin_id__icontains=term))
+
+
 class Creator(AvatarMixin, models.Model):
     """A livestream creator (达人): owns sales data and grants access to it."""
 
@@ -65,6 +74,8 @@ class Creator(AvatarMixin, models.Model):
     douyin_id = models.CharField(_("抖音号"), max_length=64, unique=True)
     avatar = models.ImageField(_("头像"), upload_to="avatars/", blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    objects = CreatorQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("达人")

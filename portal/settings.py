@@ -22,6 +22,12 @@ Everything that differs between a laptop and production comes from the environme
 - ``DJANGO_LOGIN_FAILURE_LIMIT``, ``DJANGO_LOGIN_COOLOFF_MINUTES``, ``DJANGO_PROXY_COUNT``: login
   throttling (django-axes, ``portal/throttle.py``).
 - ``DJANGO_IMPORT_MAX_LINE_BYTES``, ``DJANGO_IMPORT_MAX_BYTES``: the import's limits (docs/import.md).
+- ``DJANGO_EMAIL_URL``: the SMTP server, ``smtp://user:password@host:587?tls=1`` (``ssl=1`` for
+  implicit TLS; ``smtps://`` means ``ssl=1``, ``submission://`` means port 587 with ``tls=1``), or
+  the usual ``EMAIL_HOST``, ``EMAIL_PORT``, ``EMAIL_HOST_USER``, ``EMAIL_HOST_PASSWORD``,
+  ``EMAIL_USE_TLS``, ``EMAIL_USE_SSL``, ``EMAIL_TIMEOUT``; neither: the console backend (mail is
+  printed by the worker). ``DJANGO_DEFAULT_FROM_EMAIL`` is the sender, ``DJANGO_BASE_URL`` the
+  portal's address in the links of emails.
 
 The README's configuration table lists every variable with its default.
 """
@@ -29,6 +35,7 @@ The README's configuration table lists every variable with its default.
 import datetime
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -55,6 +62,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 INSTALLED_APPS = [
     "portal.apps.PortalConfig",
     "grants.apps.GrantsConfig",
+    "notifications.apps.NotificationsConfig",
     "livestreams.apps.LivestreamsConfig",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -67,6 +75,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +117,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.party",
+                # The bell first: for a creator, grants' processor counts the unread messages in
+                # the same query as its pending badges, and its answer replaces the bell's.
+                "notifications.context_processors.bell",
                 "grants.context_processors.perspective",
             ],
             "builtins": ["template_partials.templatetags.partials"],
@@ -309,3 +322,63 @@ PORTAL_PROXY_COUNT = int(os.environ.get("DJANGO_PROXY_COUNT", "0"))
 # Import limits (docs/import.md): one line, and the whole file once decompressed, in bytes.
 IMPORT_MAX_LINE_BYTES = int(os.environ.get("DJANGO_IMPORT_MAX_LINE_BYTES", str(4 * 1024 * 1024)))
 IMPORT_MAX_BYTES = int(os.environ.get("DJANGO_IMPORT_MAX_BYTES", str(2 * 1024**3)))
+
+# Background tasks (Django's Tasks API through the django-tasks backport): queued in the database,
+# run by `python manage.py db_worker` (`make run` starts one beside the dev server).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+# --- email ------------------------------------------------------------------------------------
+def email_settings(environ) -> dict:
+    """Django's email settings from the environment: ``DJANGO_EMAIL_URL`` or the ``EMAIL_*``
+    variables (SMTP), else the console backend."""
+
+    def flag(value) -> bool:
+        return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+    url = environ.get("DJANGO_EMAIL_URL", "").strip()
+    if url:
+        parts = urlsplit(url)
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        scheme = parts.scheme.lower()
+        if scheme not in ("smtp", "smtps", "submission"):
+            raise ImproperlyConfigured(f"DJANGO_EMAIL_URL: use smtp://, smtps:// or submission:// (got {scheme}://)")
+        use_ssl = scheme == "smtps" or flag(query.get("ssl", ""))
+        use_tls = scheme == "submission" or flag(query.get("tls", ""))
+        if use_ssl and use_tls:
+            raise ImproperlyConfigured("DJANGO_EMAIL_URL: tls and ssl exclude each other")
+        default_port = 465 if use_ssl else 587 if use_tls else 25
+        found = {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": parts.hostname or "localhost",
+            "EMAIL_PORT": parts.port or default_port,
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": use_tls,
+            "EMAIL_USE_SSL": use_ssl,
+        }
+        if "timeout" in query:
+            found["EMAIL_TIMEOUT"] = int(query["timeout"])
+        return found
+    if environ.get("EMAIL_HOST"):
+        found = {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": environ["EMAIL_HOST"],
+            "EMAIL_PORT": int(environ.get("EMAIL_PORT") or 25),
+            "EMAIL_HOST_USER": environ.get("EMAIL_HOST_USER", ""),
+            "EMAIL_HOST_PASSWORD": environ.get("EMAIL_HOST_PASSWORD", ""),
+            "EMAIL_USE_TLS": flag(environ.get("EMAIL_USE_TLS", "")),
+            "EMAIL_USE_SSL": flag(environ.get("EMAIL_USE_SSL", "")),
+        }
+        if environ.get("EMAIL_TIMEOUT"):
+            found["EMAIL_TIMEOUT"] = int(environ["EMAIL_TIMEOUT"])
+        return found
+    return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+
+
+globals().update(email_settings(os.environ))
+EMAIL_TIMEOUT = globals().get("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "达人数据授权 <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The portal's address, for the links in emails (a task has no request to build them from).
+PORTAL_BASE_URL = os.environ.get("DJANGO_BASE_URL", "http://127.0.0.1:8000")

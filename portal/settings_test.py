@@ -22,3 +22,7 @@ WHITENOISE_AUTOREFRESH = True
 DATABASES.pop("replica", None)  # noqa: F405
 DATABASE_ROUTERS = []
 MIDDLEWARE = [name for name in MIDDLEWARE if name != "portal.replicas.ReplicaMiddleware"]  # noqa: F405
+# Tasks run at once when enqueued (emails land in mail.outbox); tests that need the queue itself
+# switch to the database backend with override_settings.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

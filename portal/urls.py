@@ -21,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("grants.urls")),
     path("", include("livestreams.urls")),
+    path("", include("notifications.urls")),
 ]
 
 if settings.DEBUG:

@@ -8,17 +8,13 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grants', '0005_request_creator_required'),
+        ('grants', '0007_grant_requests_and_expiry'),
         ('livestreams', '0003_productsale_covering_index'),
         ('portal', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
-        migrations.RemoveConstraint(
-            model_name='livestreamaccessrequest',
-            name='request_status_valid',
-        ),
         migrations.AlterField(
             model_name='livestreamaccessevent',
             name='actor',
@@ -28,14 +24,5 @@ class Migration(migrations.Migration):
             model_name='livestreamaccessevent',
             name='operation',
             field=models.CharField(choices=[('request', '申请'), ('approve', '授权'), ('decline', '拒绝'), ('revoke', '解除授权'), ('end', '直播间归属变更，申请失效')], max_length=10, verbose_name='操作'),
-        ),
-        migrations.AlterField(
-            model_name='livestreamaccessrequest',
-            name='status',
-            field=models.CharField(choices=[('pending', '待审批'), ('approved', '已授权'), ('declined', '已拒绝'), ('revoked', '已解除授权'), ('ended', '已失效')], default='pending', max_length=10, verbose_name='状态'),
-        ),
-        migrations.AddConstraint(
-            model_name='livestreamaccessrequest',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'approved', 'declined', 'revoked', 'ended'])), name='request_status_valid'),
         ),
     ]

@@ -1,5 +1,7 @@
 """Single-livestream requests (SPEC §5): request → approve/decline → revoke, and module access."""
 
+import datetime
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
@@ -8,10 +10,11 @@ from grants.access import can_view_livestream_modules, livestream_access
 from grants.factories import GrantFactory
 from grants.models import Grant, LivestreamAccessEvent, LivestreamAccessRequest, RequestStatus
 from livestreams.factories import LivestreamFactory
+from notifications.models import Message
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
 from portal.models import User
 
-from .conftest import error_codes
+from .conftest import TODAY, at_shanghai, error_codes
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +198,76 @@ def test_approval_for_one_organization_does_not_open_another(world):
     services.approve_livestream_request(request=request, actor=world["creator"].user)
     assert not can_view_livestream_modules(fresh(other_shop.main_account), stream)
     assert not can_view_livestream_modules(fresh(world["staff"]), world["stream"])  # another livestream
+
+
+# --- SPEC §9: reasons and expiry; SPEC §10: who is told ------------------------------------------
+
+
+def told(kind: str) -> set:
+    return set(Message.objects.filter(kind=kind).values_list("recipient_id", flat=True))
+
+
+def test_a_new_request_tells_the_creator_a_returned_one_nobody(world):
+    services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    services.request_livestream_access(livestream=world["stream"], actor=world["shop"].main_account)
+    assert told("livestream_request_received") == {world["creator"].user_id}
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("decide", "kind"),
+    [("approve", "livestream_request_approved"), ("decline", "livestream_request_declined")],
+)
+def test_a_decision_tells_the_requester_and_the_main_account(world, decide, kind):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    getattr(services, f"{decide}_livestream_request")(request=request, actor=world["creator"].user)
+    assert told(kind) == {world["staff"].pk, world["shop"].main_account.pk}
+
+
+def test_a_revoke_tells_the_requester_and_the_main_account_once_each(world):
+    main = world["shop"].main_account
+    request = services.request_livestream_access(livestream=world["stream"], actor=main)
+    services.approve_livestream_request(request=request, actor=world["creator"].user)
+    services.revoke_livestream_access(request=request, actor=world["creator"].user)
+    assert list(Message.objects.filter(kind="livestream_access_revoked").values_list("recipient_id", flat=True)) == [
+        main.pk
+    ]
+
+
+def test_decline_keeps_its_reason_for_the_organization(world):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    declined = services.decline_livestream_request(request=request, actor=world["creator"].user, reason=" 数据未完整 ")
+    assert (declined.status, declined.reason) == (RequestStatus.DECLINED, "数据未完整")
+    message = Message.objects.get(kind="livestream_request_declined", recipient=world["staff"])
+    assert message.params["reason"] == "数据未完整"
+    assert "数据未完整" in message.text
+
+
+def test_a_reason_over_200_characters_is_refused(world):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    with pytest.raises(ValidationError) as excinfo:
+        services.decline_livestream_request(request=request, actor=world["creator"].user, reason="长" * 201)
+    assert error_codes(excinfo.value) == {"max_length"}
+    assert LivestreamAccessRequest.objects.get().status == RequestStatus.PENDING
+
+
+def test_a_request_pending_for_more_than_7_days_expires_and_may_be_made_again(world, frozen_today):
+    request = services.request_livestream_access(livestream=world["stream"], actor=world["staff"])
+    frozen_today.move_to(at_shanghai(TODAY) + datetime.timedelta(days=7))
+    assert LivestreamAccessRequest.objects.get().status == RequestStatus.PENDING
+    # The same member asks again: the pending one is returned.
+    assert services.request_livestream_access(livestream=world["stream"], actor=world["staff"]).pk == request.pk
+    frozen_today.move_to(at_shanghai(TODAY) + datetime.timedelta(days=7, microseconds=1))
+    expired = LivestreamAccessRequest.objects.get()
+    assert (expired.status, expired.get_status_display(), expired.can_decide()) == ("expired", "过期未处理", False)
+    for decide in (services.approve_livestream_request, services.decline_livestream_request):
+        with pytest.raises(ValidationError) as excinfo:
+            decide(request=expired, actor=world["creator"].user)
+        assert error_codes(excinfo.value) == {"request_expired"}
+    # Not open any more: the detail page offers 解锁更多数据 again, and asking makes a new request.
+    assert not LivestreamAccessRequest.objects.open().exists()
+    again = services.request_livestream_access(livestream=world["stream"], actor=world["shop"].main_account)
+    assert again.pk != request.pk
+    stored = dict(LivestreamAccessRequest.objects.values_list("pk", "status"))
+    assert stored == {request.pk: "expired", again.pk: "pending"}
+    assert events() == ["request", "request"]

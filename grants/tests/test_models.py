@@ -2,12 +2,14 @@ import datetime
 
 import pytest
 from django.db import IntegrityError, transaction
-from hypothesis import given
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grants.factories import GrantFactory
-from grants.models import Grant, GrantEvent, GrantStatus, status_of
+from grants.factories import GrantFactory, GrantRequestFactory
+from grants.models import Grant, GrantEvent, GrantRequest, GrantRequestStatus, GrantStatus, request_status_of, status_of
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory
+from tests.model import spec_model as spec
 
 from .conftest import TODAY, d
 
@@ -157,3 +159,69 @@ def test_history_is_immutable(frozen_today):
     with pytest.raises(PermissionError):
         GrantEvent.objects.all().delete()
     assert GrantEvent.objects.get().operation == GrantEvent.Operation.AUTHORIZE
+
+
+# --- request expiry (SPEC §9): one definition, three readings ------------------------------------
+
+AGES = st.one_of(
+    st.integers(0, 20 * 86400),  # seconds since the request was made
+    st.sampled_from([7 * 86400 - 1, 7 * 86400, 7 * 86400 + 1]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["pending", "approved", "declined", "expired"]), AGES, st.integers(0, 999)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_request_status_attribute_annotation_and_filters_agree_with_the_spec(frozen_today, rows):
+    """The expiry rule read three ways — the request's ``status`` attribute, the query's
+    annotation, the status filters of the tabs — and by the spec model, for requests of every age
+    (whole seconds and microseconds, around exactly 7 days)."""
+    now = timezone.now()
+    shop = ShopFactory()
+    with transaction.atomic():
+        made = {}
+        for index, (stored, seconds, micro) in enumerate(rows):
+            created = now - datetime.timedelta(seconds=seconds, microseconds=micro)
+            grant_request = GrantRequestFactory(
+                organization=shop, creator=CreatorFactory(), status=stored, created_at=created, history=False
+            )
+            made[grant_request.pk] = request_status_of(stored, created, now)
+            assert made[grant_request.pk] == spec.request_status(stored, made_at=created, now=now), index
+        annotated = dict(GrantRequest.objects.with_current_status().values_list("pk", "status_now"))
+        attribute = {r.pk: r.status for r in GrantRequest.objects.all()}
+        filtered = {
+            pk: status
+            for status in GrantRequestStatus.values
+            for pk in GrantRequest.objects.with_status(status).values_list("pk", flat=True)
+        }
+        assert annotated == attribute == filtered == made
+        counts = GrantRequest.objects.status_counts()
+        assert counts == {"all": len(made), **{s: list(made.values()).count(s) for s in GrantRequestStatus.values}}
+        transaction.set_rollback(True)
+
+
+def test_a_request_expires_just_after_7_days_not_at(frozen_today):
+    request = GrantRequestFactory()
+    frozen_today.shift(datetime.timedelta(days=7))
+    request.refresh_from_db()
+    assert (request.status, request.can_decide(), GrantRequest.objects.pending().count()) == ("pending", True, 1)
+    frozen_today.shift(datetime.timedelta(microseconds=1))
+    request = GrantRequest.objects.get()
+    assert (request.status, request.can_decide(), GrantRequest.objects.expired().count()) == ("expired", False, 1)
+    assert request.get_status_display() == "过期未处理"
+    # Reading is not writing: the row is still stored as pending (it still holds its place).
+    assert GrantRequest.objects.values_list("status", flat=True).get() == "pending"
+    request.save()
+    assert GrantRequest.objects.values_list("status", flat=True).get() == "pending"
+
+
+def test_the_status_of_a_request_loaded_without_its_time_is_still_read_now(frozen_today):
+    GrantRequestFactory()
+    frozen_today.shift(datetime.timedelta(days=8))
+    assert GrantRequest.objects.only("pk", "status").get().status == "expired"
+    assert GrantRequest.objects.only("pk", "created_at").get().status == "expired"

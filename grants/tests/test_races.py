@@ -1,5 +1,6 @@
 """Two operations racing on the same grant are serialized (PostgreSQL: real row locks)."""
 
+import datetime
 import threading
 
 import pytest
@@ -8,8 +9,9 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from grants import services
-from grants.factories import GrantFactory
-from grants.models import Grant, GrantEvent
+from grants.factories import GrantFactory, GrantRequestFactory, LivestreamAccessRequestFactory
+from grants.models import Grant, GrantEvent, GrantRequest, GrantRequestEvent, LivestreamAccessRequest
+from notifications.models import Message
 from portal.factories import CreatorFactory, ShopFactory
 
 from .conftest import error_codes
@@ -87,7 +89,6 @@ def test_revoke_racing_early_renewal_leaves_one_consistent_outcome():
 
 
 def test_duplicate_concurrent_requests_create_one_pending():
-    from grants.models import LivestreamAccessRequest
     from livestreams.factories import LivestreamFactory
     from portal.factories import SubAccountFactory
 
@@ -102,7 +103,6 @@ def test_duplicate_concurrent_requests_create_one_pending():
 
 
 def test_approve_racing_decline_applies_exactly_one():
-    from grants.models import LivestreamAccessRequest
     from livestreams.factories import LivestreamFactory
 
     for _ in range(5):
@@ -122,3 +122,147 @@ def test_approve_racing_decline_applies_exactly_one():
         access_request.refresh_from_db()
         assert access_request.status == outcomes[0].status
         assert access_request.events.count() == 2
+
+
+# --- full-data and extension requests (SPEC §9) ----------------------------------------------------
+
+
+def _ask(creator, shop):
+    today = timezone.localdate()
+    return lambda: services.request_grant(
+        creator=creator, starts_on=today, ends_on=today + datetime.timedelta(days=30), actor=shop.main_account
+    )
+
+
+def test_concurrent_full_data_requests_make_one_pending_request():
+    creator, shop = CreatorFactory(), ShopFactory()
+    results = race(*[_ask(creator, shop) for _ in range(8)])
+    made = [r for r in results if isinstance(r, GrantRequest)]
+    refusals = [r for r in results if isinstance(r, ValidationError)]
+    assert len(made) == 1, results
+    assert len(refusals) == 7, results
+    assert all(error_codes(r) == {"pending_exists"} for r in refusals), results
+    assert GrantRequest.objects.count() == 1
+    assert GrantRequestEvent.objects.count() == 1
+    assert Message.objects.filter(kind="grant_request_received").count() == 1
+
+
+def test_concurrent_requests_after_an_expired_one_close_it_once_and_make_one():
+    """The pending-request constraint cannot see the time: the expired row is closed under its lock
+    by the first request; the others then find the new pending one."""
+    for _ in range(3):
+        creator, shop = CreatorFactory(), ShopFactory()
+        old = GrantRequestFactory(creator=creator, organization=shop, expired=True)
+        assert GrantRequest.objects.values_list("status", flat=True).get(pk=old.pk) == "pending"  # stored
+        results = race(*[_ask(creator, shop) for _ in range(6)])
+        made = [r for r in results if isinstance(r, GrantRequest)]
+        refusals = [r for r in results if isinstance(r, ValidationError)]
+        assert len(made) == 1, results
+        assert all(error_codes(r) == {"pending_exists"} for r in refusals), results
+        assert len(refusals) == 5, results
+        stored = dict(GrantRequest.objects.filter(creator=creator).values_list("pk", "status"))
+        assert stored == {old.pk: "expired", made[0].pk: "pending"}
+
+
+def test_approve_racing_decline_of_a_full_data_request_applies_exactly_one():
+    for _ in range(5):
+        creator, shop = CreatorFactory(), ShopFactory()
+        grant_request = _ask(creator, shop)()
+        approved, declined = race(
+            lambda r=grant_request, u=creator.user: services.approve_grant_request(request=r, actor=u),
+            lambda r=grant_request, u=creator.user: services.decline_grant_request(request=r, actor=u, reason="否"),
+        )
+        outcomes = [r for r in (approved, declined) if not isinstance(r, Exception)]
+        refusals = [r for r in (approved, declined) if isinstance(r, ValidationError)]
+        assert len(outcomes) == 1, (approved, declined)
+        assert len(refusals) == 1, (approved, declined)
+        assert error_codes(refusals[0]) == {"not_pending"}
+        grant_request.refresh_from_db()
+        assert grant_request.events.count() == 2
+        assert Grant.objects.filter(creator=creator).count() == (1 if isinstance(approved, Grant) else 0)
+        assert grant_request.status == ("approved" if isinstance(approved, Grant) else "declined")
+
+
+def test_two_approvals_of_one_request_make_one_grant():
+    creator, shop = CreatorFactory(), ShopFactory()
+    grant_request = _ask(creator, shop)()
+    results = race(*[(lambda: services.approve_grant_request(request=grant_request, actor=creator.user))] * 4)
+    assert len([r for r in results if isinstance(r, Grant)]) == 1, results
+    assert all(error_codes(r) == {"not_pending"} for r in results if isinstance(r, ValidationError))
+    assert Grant.objects.count() == 1
+    assert GrantEvent.objects.count() == 1
+    assert Message.objects.filter(kind="grant_request_approved").count() == 1
+
+
+def test_approving_a_request_racing_a_direct_authorization_makes_one_grant():
+    for _ in range(5):
+        creator, shop = CreatorFactory(), ShopFactory()
+        grant_request = _ask(creator, shop)()
+        today = timezone.localdate()
+        approved, authorized = race(
+            lambda r=grant_request, u=creator.user: services.approve_grant_request(request=r, actor=u),
+            lambda c=creator, s=shop, day=today: services.authorize(
+                creator=c, organization=s, starts_on=day, ends_on=day, actor=c.user
+            ),
+        )
+        grants = [r for r in (approved, authorized) if isinstance(r, Grant)]
+        refusals = [r for r in (approved, authorized) if isinstance(r, ValidationError)]
+        assert len(grants) == 1, (approved, authorized)
+        assert len(refusals) == 1, (approved, authorized)
+        assert error_codes(refusals[0]) == {"already_granted"}
+        assert Grant.objects.filter(creator=creator).count() == 1
+        grant_request.refresh_from_db()
+        assert grant_request.status == ("approved" if isinstance(approved, Grant) else "pending")
+
+
+def test_two_bulk_approvals_of_the_same_requests_apply_each_once():
+    from grants import bulk
+
+    creator = CreatorFactory()
+    requests = [_ask(creator, ShopFactory())() for _ in range(6)]
+    ids = [r.pk for r in requests]
+
+    def approve_all():
+        items = list(GrantRequest.objects.filter(pk__in=ids))
+        return bulk.approve_grant_requests(items, ids, actor=creator.user)
+
+    first, second = race(approve_all, approve_all)
+    assert len(first.applied) + len(second.applied) == 6, (first, second)
+    assert first.skipped_count + second.skipped_count == 6
+    assert set(first.skipped) | set(second.skipped) <= {"not_pending"}
+    assert Grant.objects.filter(creator=creator).count() == 6
+    assert GrantRequestEvent.objects.filter(operation="approve").count() == 6
+
+
+def test_concurrent_livestream_requests_after_an_expired_one_make_one():
+    from livestreams.factories import LivestreamFactory
+    from portal.factories import SubAccountFactory
+
+    shop = ShopFactory()
+    stream = LivestreamFactory(cooperating=[shop], minutes=0)
+    old = LivestreamAccessRequestFactory(livestream=stream, organization=shop, expired=True)
+    members = [shop.main_account] + [SubAccountFactory(organization=shop) for _ in range(5)]
+    results = race(*[(lambda m=m: services.request_livestream_access(livestream=stream, actor=m)) for m in members])
+    assert all(isinstance(r, LivestreamAccessRequest) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert results[0].pk != old.pk
+    stored = dict(LivestreamAccessRequest.objects.values_list("pk", "status"))
+    assert stored == {old.pk: "expired", results[0].pk: "pending"}
+
+
+def test_a_request_made_while_its_pair_is_being_approved_sees_the_grant():
+    """Asking and deciding lock the creator first: a second full-data request racing the approval
+    of the first is either refused as already granted or, if it came first, finds the first pending.
+    Never a pending request beside a live grant."""
+    for _ in range(5):
+        creator, shop = CreatorFactory(), ShopFactory()
+        first = _ask(creator, shop)()
+        other_kind = GrantRequest.objects.filter(pk=first.pk)
+        approved, asked = race(
+            lambda r=first, u=creator.user: services.approve_grant_request(request=r, actor=u), _ask(creator, shop)
+        )
+        assert isinstance(approved, Grant), approved
+        assert isinstance(asked, ValidationError), asked
+        assert error_codes(asked) <= {"already_granted", "pending_exists"}
+        assert not GrantRequest.objects.filter(creator=creator).pending().exists()
+        assert other_kind.get().status == "approved"

@@ -1,5 +1,7 @@
 """直播间数据管理: the creator's pending requests, decided in place."""
 
+import datetime
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -105,3 +107,35 @@ def test_get_is_not_allowed_on_decisions(client):
     access_request = make_request()
     client.force_login(access_request.livestream.creator.user)
     assert client.get(reverse("grants:approve_request", args=[access_request.pk])).status_code == 405
+
+
+def test_decline_dialog_with_a_reason_refreshes_the_list_it_came_from(client):
+    access_request = make_request()
+    client.force_login(access_request.livestream.creator.user)
+    url = reverse("grants:decline_request", args=[access_request.pk])
+    dialog = client.get(url, **HTMX).content.decode()
+    assert "<html" not in dialog
+    assert 'name="reason"' in dialog
+    response = client.post(
+        url, {"reason": "数据核对中"}, HTTP_HX_CURRENT_URL="http://testserver/requests/?status=pending", **HTMX
+    )
+    html = response.content.decode()
+    assert "close-dialog" in response.headers["HX-Trigger"]
+    assert 'id="request-list" hx-swap-oob="true"' in html
+    assert 'id="pending-badge" class="nav-badge" hx-swap-oob="true"' in html
+    access_request.refresh_from_db()
+    assert (access_request.status, access_request.reason) == (RequestStatus.DECLINED, "数据核对中")
+
+
+def test_the_expired_tab_lists_requests_nobody_decided(client):
+    access_request = make_request()
+    LivestreamAccessRequest.objects.filter(pk=access_request.pk).update(
+        created_at=access_request.created_at - datetime.timedelta(days=8)
+    )
+    client.force_login(access_request.livestream.creator.user)
+    pending = client.get(reverse("grants:creator_requests")).content.decode()
+    assert f'id="request-row-{access_request.pk}"' not in pending
+    expired = client.get(reverse("grants:creator_requests"), {"status": "expired"}).content.decode()
+    assert f'id="request-row-{access_request.pk}"' in expired
+    assert "过期未处理" in expired
+    assert reverse("grants:approve_request", args=[access_request.pk]) not in expired

@@ -1,14 +1,17 @@
 """The authorization pages: full pages and HTMX fragments, inline errors, 403/404, CSRF, query counts."""
 
+import datetime
 import re
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from grants import services
 from grants.factories import GrantFactory
 from grants.models import Grant, GrantEvent, GrantStatus
 from grants.perspective import SESSION_KEY
+from livestreams.factories import LivestreamFactory
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
 
 from .conftest import d
@@ -46,11 +49,12 @@ def test_creator_list_query_count_is_fixed(client, frozen_today, django_assert_n
     for i in range(rows):
         GrantFactory(creator=creator, organization=ShopFactory() if i % 2 else AgencyFactory(), expired=i % 3 == 0)
     login(client, creator.user)
-    # session, user (with party), status counts, the page of rows, pending-request badge
-    with django_assert_num_queries(5):
+    # session, user (with party), the counts (status tabs, request tabs, both nav badges and the
+    # bell, in one query), the page of rows
+    with django_assert_num_queries(4):
         response = client.get(reverse("grants:creator_grants"))
     assert response.status_code == 200
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         client.get(reverse("grants:creator_grants"), {"status": "active", "q": "店", "page": 2})
 
 
@@ -354,10 +358,17 @@ def test_org_home_lists_latest_grant_per_creator_with_fixed_queries(
 ):
     shop = ShopFactory()
     for i in range(rows):
-        GrantFactory(organization=shop, scheduled=i % 4 == 1, expired=i % 4 == 2, revoked=i % 4 == 3)
+        grant = GrantFactory(organization=shop, scheduled=i % 4 == 1, expired=i % 4 == 2, revoked=i % 4 == 3)
+        if i % 4 == 0:
+            services.request_extension(
+                grant=grant, ends_on=grant.ends_on + datetime.timedelta(days=5), actor=shop.main_account
+            )
+            stream = LivestreamFactory(creator=grant.creator, cooperating=[shop], minutes=0)
+            services.request_livestream_access(livestream=stream, actor=shop.main_account)
     login(client, shop.main_account)
-    # session, user, org requests, counts, rows (the switcher's menu is fetched when opened)
-    with django_assert_num_queries(5):
+    # session, user, org livestream requests and their history, counts (with the bell), rows, the
+    # full-data and extension requests and their history (the switcher's menu is fetched when opened)
+    with django_assert_num_queries(8):
         response = client.get(reverse("grants:org_home"))
     assert response.status_code == 200
     assert response.content.decode().count('id="creator-row-') == min(rows, 20)

@@ -249,7 +249,8 @@ def test_query_counts_do_not_grow_with_livestreams(client, django_assert_num_que
     for i in range(count):
         stream(creator, shop, at(d(-(i % 30)), 20, i % 60), "10.00", 1, 1, 1)
     client.force_login(creator.user)
-    # overview: session, user, totals, daily, top products, top shops, badge; list: session, user, page, badge
+    # overview: session, user, totals, daily, top products, top shops, badges (with the bell); list:
+    # session, user, page, badges
     expected = 7 if name == "creator_overview" else 4
     with django_assert_num_queries(expected):
         assert client.get(reverse(f"livestreams:{name}", args=[creator.pk]), {"range": "30"}).status_code == 200
@@ -260,8 +261,9 @@ def test_main_account_query_count_in_perspective(client, django_assert_num_queri
     client.force_login(grant.organization.main_account)
     url = reverse("livestreams:creator_overview", args=[grant.creator.pk])
     client.get(url)  # enters the perspective
-    # session, user, perspective re-check, 4 aggregates (the switcher's menu is fetched when opened)
-    with django_assert_num_queries(7):
+    # session, user, perspective re-check, 4 aggregates, the bell (the switcher's menu is fetched
+    # when opened)
+    with django_assert_num_queries(8):
         assert client.get(url).status_code == 200
 
 

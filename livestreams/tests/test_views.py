@@ -58,11 +58,12 @@ def test_org_list_query_count_is_fixed(client, world, django_assert_num_queries,
     for _ in range(count):
         LivestreamFactory(creator=world["creator"], cooperating=[world["shop"]], minutes=0)
     client.force_login(world["shop"].main_account)
-    # session, user, cooperations page (with livestream and creator), open requests, full grants
-    with django_assert_num_queries(5):
+    # session, user, cooperations page (with livestream and creator), open requests, full grants,
+    # the bell
+    with django_assert_num_queries(6):
         assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
     client.force_login(world["staff"])
-    with django_assert_num_queries(4):  # a sub-account: no full grants
+    with django_assert_num_queries(5):  # a sub-account: no full grants
         assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
 
 
@@ -199,10 +200,10 @@ def test_module_pages_have_a_fixed_query_count(client, django_assert_num_queries
     client.force_login(creator.user)
     cache.clear()
     # Cold: session, user, livestream (the creator's own: access needs no query), the module's own
-    # data (minutes + ranking, or one join), the nav badge.
+    # data (minutes + ranking, or one join), the nav badges with the bell.
     with django_assert_num_queries(cold):
         assert client.get(url(name, stream)).status_code == 200
-    # Warm (the ended livestream's module content cached): session, user, livestream, badge.
+    # Warm (the ended livestream's module content cached): session, user, livestream, badges.
     with django_assert_num_queries(warm):
         assert client.get(url(name, stream)).status_code == 200
 

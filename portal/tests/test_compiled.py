@@ -81,3 +81,20 @@ def test_the_backend_loads_the_party_in_one_query_and_refuses_inactive_users(dja
     User.objects.filter(pk=user.pk).update(is_active=False)
     assert PortalBackend().get_user(user.pk) is None
     assert PortalBackend().get_user(999_999_999) is None
+
+
+def test_count_counts_the_rows_of_a_query_or_of_its_slice(django_assert_num_queries):
+    from portal.models import Organization
+
+    shops = [ShopFactory() for _ in range(5)]
+    floor = shops[0].pk - 1
+    sliced = CompiledQuery(
+        Organization, lambda floor: Organization.objects.filter(pk__gt=floor).values_list("pk")[:3], floor="id"
+    )
+    whole = CompiledQuery(
+        Organization, lambda floor: Organization.objects.filter(pk__gt=floor).values_list("pk"), floor="id"
+    )
+    with django_assert_num_queries(1):
+        assert sliced.count(floor=floor) == 3
+    assert whole.count(floor=floor) == 5
+    assert whole.count(floor=shops[3].pk) == Organization.objects.filter(pk__gt=shops[3].pk).count() == 1

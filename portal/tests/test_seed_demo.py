@@ -12,7 +12,8 @@ DEMO_USERS = ["creator", "creator2", "shop", "shop-staff", "agency", "admin"]
 
 
 def _counts():
-    models = [m for app in ("portal", "grants", "livestreams") for m in apps.get_app_config(app).get_models()]
+    apps_seeded = ("portal", "grants", "livestreams", "notifications")
+    models = [m for app in apps_seeded for m in apps.get_app_config(app).get_models()]
     return {m._meta.label: m.objects.count() for m in models}
 
 
@@ -37,3 +38,23 @@ def test_demo_accounts_log_in_with_the_demo_password():
     assert shop_staff.membership.organization.main_account.username == "shop"
     assert authenticate(username="agency", password=DEMO_PASSWORD).membership.organization.kind == "agency"
     assert authenticate(username="admin", password=DEMO_PASSWORD).is_superuser
+
+
+def test_the_demo_has_requests_in_every_state_and_unread_messages():
+    from grants.models import GrantRequest, LivestreamAccessRequest
+    from notifications.models import Message
+    from portal.models import Creator, User
+
+    call_command("seed_demo")
+    creator = Creator.objects.get(user__username="creator")
+    requests = GrantRequest.objects.for_creator(creator)
+    statuses = [r.status for r in requests]
+    assert statuses.count("pending") >= 3
+    assert {"declined", "expired"} <= set(statuses)
+    assert set(requests.pending().values_list("kind", flat=True)) == {"grant", "extension"}
+    assert requests.filter(status="declined").exclude(reason="").exists()
+    assert LivestreamAccessRequest.objects.for_creator(creator).expired().exists()
+    for username in ("creator", "shop", "shop-staff"):
+        assert Message.objects.unread_count(User.objects.get(username=username)) > 0, username
+    shop = User.objects.get(username="shop")
+    assert Message.objects.for_recipient(shop).filter(kind="grant_request_declined").exists()

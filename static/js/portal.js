@@ -5,6 +5,11 @@
   // A select that submits its form when changed (the language switch; a button does it without JS).
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-submit-on-change]")) event.target.form.requestSubmit();
+    // A list's "select all" box checks every row box of its bulk form (data-select-all="<form id>").
+    if (event.target.matches("input[data-select-all]")) {
+      var boxes = document.querySelectorAll('input[name="ids"][form="' + event.target.dataset.selectAll + '"]');
+      for (var i = 0; i < boxes.length; i++) boxes[i].checked = event.target.checked;
+    }
   });
   var dialog = document.getElementById("dialog");
   var content = document.getElementById("dialog-content");

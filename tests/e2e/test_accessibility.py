@@ -26,7 +26,21 @@ def world():
     ended = LivestreamFactory(creator=creator, cooperating=[shop], title="冬季穿搭福利夜", minutes=30)
     live = LivestreamFactory(creator=creator, cooperating=[shop], title="周末宠粉福利", live=True, minutes=30)
     request = services.request_livestream_access(livestream=ended, actor=staff)
-    return {"creator": creator, "shop": shop, "grant": grant, "ended": ended, "live": live, "request": request}
+    # A full-data request to decide (its message tells the creator) and a declined one for the shop.
+    asking = ShopFactory(name="星途文化传媒")
+    grant_request = services.request_grant(
+        creator=creator, starts_on=grant.starts_on.today(), ends_on=grant.ends_on, actor=asking.main_account,
+        message="希望查看近期带货数据。",
+    )  # fmt: skip
+    other = CreatorFactory(name="阿峰好物")
+    declined = services.request_grant(
+        creator=other, starts_on=grant.starts_on.today(), ends_on=grant.ends_on, actor=shop.main_account
+    )
+    services.decline_grant_request(request=declined, actor=other.user, reason="档期已满")
+    return {
+        "creator": creator, "shop": shop, "grant": grant, "ended": ended, "live": live, "request": request,
+        "grant_request": grant_request,
+    }  # fmt: skip
 
 
 def assert_accessible(page, label: str) -> None:
@@ -43,6 +57,12 @@ def creator_pages(world):
         ("grants", reverse("grants:creator_grants")),
         ("grant history", reverse("grants:grant_detail", args=[world["grant"].pk])),
         ("requests", reverse("grants:creator_requests")),
+        ("pending full-data requests", reverse("grants:creator_grants") + "?status=pending"),
+        ("full-data request", reverse("grants:grant_request_detail", args=[world["grant_request"].pk])),
+        ("approve a request", reverse("grants:approve_grant_request", args=[world["grant_request"].pk])),
+        ("decline with a reason", reverse("grants:decline_request", args=[world["request"].pk])),
+        ("inbox", reverse("notifications:inbox")),
+        ("notification settings", reverse("notifications:settings")),
         ("livestream detail", reverse("livestreams:detail", args=[ended.pk])),
         ("big screen, live", reverse("livestreams:big_screen", args=[live.pk])),
         ("traffic", reverse("livestreams:traffic", args=[ended.pk])),
@@ -74,6 +94,12 @@ def test_organization_pages_are_accessible(live_server, page, login_as, world):
     assert_accessible(page, "perspective menu open")
     page.goto(live_server.url + reverse("livestreams:org_livestreams"))
     assert_accessible(page, "cooperating livestreams")
+    page.goto(live_server.url + reverse("grants:request_grant") + "?q=阿")
+    assert_accessible(page, "request full data, search results")
+    page.goto(live_server.url + reverse("grants:request_extension", args=[world["grant"].pk]))
+    assert_accessible(page, "request an extension")
+    page.goto(live_server.url + reverse("notifications:inbox") + "?show=all")
+    assert_accessible(page, "inbox")
     page.context.clear_cookies()  # signed out
     login_as(page, "shop-staff")
     page.goto(live_server.url + reverse("livestreams:detail", args=[world["live"].pk]))

@@ -125,7 +125,7 @@ def test_creator_walks_the_portal_in_english(world, page, login_as, screenshot, 
     row = page.locator("tr", has_text="Bloom Beauty")
     assert_english(page, "Pending", "Requested by", "Requested at", "Sub-account")
     assert row.get_by_role("button", name="Approve").is_visible()
-    assert row.get_by_role("button", name="Decline").is_visible()
+    assert row.get_by_role("link", name="Decline").is_visible()  # opens the dialog asking for a reason
     screenshot(page, "en-04-livestream-requests")
 
     row.get_by_role("link", name="Spring Skincare Night").click()

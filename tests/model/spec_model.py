@@ -1,4 +1,5 @@
-"""A plain-Python model of SPEC §4–§6, written from the SPEC (not from the code).
+"""A plain-Python model of SPEC §4–§6, §9 and the messages of §10, written from the SPEC (not from
+the code).
 
 No Django in here: parties are named by strings, grants and requests by the ids the database gave
 them, and the clock is an aware datetime. Two kinds of test ask it what the portal should have done:
@@ -26,8 +27,12 @@ PLATFORM_TZ = ZoneInfo("Asia/Shanghai")  # SPEC §4: "today" is the current date
 # Grant statuses (SPEC §4, "Status of a grant, on a given day").
 SCHEDULED, ACTIVE, EXPIRED, REVOKED = "scheduled", "active", "expired", "revoked"
 GRANT_STATUSES = (SCHEDULED, ACTIVE, EXPIRED, REVOKED)
-# Livestream request statuses (SPEC §5; ENDED: the livestream changed creator, issue 12).
+# Livestream request statuses (SPEC §5; ENDED: the livestream changed creator, issue 12), and a
+# request's expiry (SPEC §9).
 PENDING, APPROVED, DECLINED, ENDED = "pending", "approved", "declined", "ended"
+EXPIRED_REQUEST = "expired"
+# Full-data and extension requests (SPEC §9).
+GRANT_KIND, EXTENSION_KIND = "grant", "extension"
 
 
 # --- the cast ---------------------------------------------------------------------------------
@@ -84,12 +89,16 @@ class Refused:
 class Done:
     """The operation applies. ``event`` is the history event written (None: nothing is written,
     e.g. a repeated request while one is pending); ``new_row`` says a grant or request is created;
-    ``returns`` the id of an existing row the service hands back; ``apply(id)`` updates the model."""
+    ``returns`` the id of an existing row the service hands back; ``apply(id)`` updates the model.
+    ``extra``: rows written besides (an approval also writes the grant's own event, and a new grant
+    when it authorizes); ``notified``: the users told (SPEC §10), one message each."""
 
     event: str | None
     apply: Callable[[int], None] = field(compare=False, repr=False)
     new_row: bool = False
     returns: int | None = None
+    extra: tuple[tuple[str, int], ...] = ()
+    notified: frozenset[str] = frozenset()
 
     def __str__(self) -> str:
         return f"Done({self.event})"
@@ -199,8 +208,85 @@ DECISIONS = {
 
 
 def decision_refusal(action: str, status: str) -> Refused | None:
+    """A decision on a request whose status (as of now) is ``status``. Approving or declining an
+    expired request is refused as such (SPEC §9: it can no longer be decided)."""
     decision = DECISIONS[action]
-    return None if status == decision.from_status else Refused(decision.code)
+    if status == decision.from_status:
+        return None
+    if status == EXPIRED_REQUEST and decision.from_status == PENDING:
+        return Refused("request_expired")
+    return Refused(decision.code)
+
+
+# --- requests (SPEC §9) --------------------------------------------------------------------------
+
+REQUEST_TTL = datetime.timedelta(days=7)  # "still pending 7 days after it was made": expired
+ASK_AGAIN_AFTER = datetime.timedelta(days=7)  # after a decline, a full-data request again
+MAX_REQUEST_DAYS = 366
+TEXT_MAX = 200  # a request's message, a decline's reason
+
+
+def request_status(stored: str, *, made_at: datetime.datetime, now: datetime.datetime) -> str:
+    """A request's status now: what was decided, or expired once pending for more than 7 days (a
+    stored "expired" is one closed when its organization asked again)."""
+    if stored == PENDING and now - made_at > REQUEST_TTL:
+        return EXPIRED_REQUEST
+    return stored
+
+
+def text_refusal(value: str | None) -> Refused | None:
+    """A message or a reason: optional, at most 200 characters once trimmed, no NUL character."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        return Refused("null_characters_not_allowed")
+    if len(value.strip()) > TEXT_MAX:
+        return Refused("max_length")
+    return None
+
+
+def proposal_refusal(starts_on: datetime.date, ends_on: datetime.date, *, today: datetime.date) -> Refused | None:
+    """A proposed period: the rules of a new period (§4), and at most 366 days, both inclusive."""
+    if refusal := period_refusal(starts_on, ends_on, today=today):
+        return refusal
+    if (ends_on - starts_on).days + 1 > MAX_REQUEST_DAYS:
+        return Refused("period_too_long")
+    return None
+
+
+def request_grant_refusal(
+    pair_statuses: list[str], *, pending: bool, declined_at: datetime.datetime | None, now: datetime.datetime,
+    starts_on: datetime.date, ends_on: datetime.date, today: datetime.date,
+) -> Refused | None:  # fmt: skip
+    """申请全部带货数据 by a main account, given the pair's grants, whether a full-data request is
+    pending now, and the time of the latest decline of one. (The SPEC lists the rules; the code
+    checks them in this order, and so does the model.)"""
+    if any(status != REVOKED for status in pair_statuses):
+        return Refused("already_granted")
+    if pending:
+        return Refused("pending_exists")
+    if declined_at is not None and now < declined_at + ASK_AGAIN_AFTER:
+        return Refused("too_soon")
+    return proposal_refusal(starts_on, ends_on, today=today)
+
+
+def extension_refusal(
+    grant_status: str, *, pending: bool, current_ends_on: datetime.date, starts_on: datetime.date | None,
+    ends_on: datetime.date, today: datetime.date,
+) -> Refused | None:  # fmt: skip
+    """申请续约 of a grant: a new end (> current, moved out by at most 366 days) for a scheduled or
+    active one; a new period for an expired one (``starts_on`` today when not given)."""
+    if grant_status == REVOKED:
+        return Refused("not_extendable")
+    if pending:
+        return Refused("pending_exists")
+    if grant_status in RENEWABLE_EARLY:
+        if ends_on <= current_ends_on:
+            return Refused("end_not_later")
+        if (ends_on - current_ends_on).days > MAX_REQUEST_DAYS:
+            return Refused("period_too_long")
+        return None
+    return proposal_refusal(starts_on or today, ends_on, today=today)
 
 
 # --- typed input: dates and the date range of the data pages ------------------------------------
@@ -279,7 +365,31 @@ class RequestRow:
     id: int
     livestream: str
     organization: str
-    status: str = PENDING
+    requester: str = ""
+    made_at: datetime.datetime | None = None
+    stored: str = PENDING
+    reason: str = ""
+
+    def status(self, now: datetime.datetime) -> str:
+        return request_status(self.stored, made_at=self.made_at, now=now)
+
+
+@dataclass
+class GrantRequestRow:
+    id: int
+    creator: str
+    organization: str
+    kind: str
+    grant_id: int | None
+    starts_on: datetime.date | None
+    ends_on: datetime.date
+    made_at: datetime.datetime
+    stored: str = PENDING
+    decided_at: datetime.datetime | None = None
+    reason: str = ""
+
+    def status(self, now: datetime.datetime) -> str:
+        return request_status(self.stored, made_at=self.made_at, now=now)
 
 
 class SpecModel:
@@ -289,6 +399,8 @@ class SpecModel:
         self.grants: dict[int, GrantRow] = {}  # by id, in order of creation
         self.requests: dict[int, RequestRow] = {}
         self.moved: dict[str, str] = {}  # livestream -> its creator now, when an import or staff moved it
+        self.grant_requests: dict[int, GrantRequestRow] = {}
+        self.closed_expired = 0  # requests closed because their organization asked again after expiry
 
     # --- the clock ----------------------------------------------------------------------------
     @property
@@ -360,7 +472,7 @@ class SpecModel:
         if person.organization is None:
             return False
         if any(
-            r.livestream == livestream and r.organization == person.organization and r.status == APPROVED
+            r.livestream == livestream and r.organization == person.organization and r.stored == APPROVED
             for r in self.requests.values()
         ):
             return True
@@ -369,6 +481,25 @@ class SpecModel:
             main_account=person.main,
             pair_statuses=self._pair_statuses(creator, person.organization),
         )
+
+    def request_status(self, request_id: int) -> str:
+        return self.requests[request_id].status(self.now)
+
+    def grant_request_status(self, request_id: int) -> str:
+        return self.grant_requests[request_id].status(self.now)
+
+    # --- who is told (SPEC §10, "What is sent, to whom") ----------------------------------------
+    def main_account(self, organization: str) -> str:
+        return next(u.name for u in self.cast.users.values() if u.organization == organization and u.main)
+
+    def told_of_ended(self, request_id: int) -> frozenset[str]:
+        """A request ended by its livestream's move: its requester and its organization's main account."""
+        row = self.requests[request_id]
+        return frozenset({row.requester, self.main_account(row.organization)})
+
+    def _told_of_grant(self, grant_id: int) -> frozenset[str]:
+        """A grant authorized, renewed or revoked: the organization's main account."""
+        return frozenset({self.main_account(self.grants[grant_id].organization)})
 
     # --- full-data grants (SPEC §4, "The four operations") ---------------------------------------
     def _is_owner(self, actor: str, creator: str) -> bool:
@@ -388,7 +519,7 @@ class SpecModel:
         def apply(grant_id: int) -> None:
             self.grants[grant_id] = GrantRow(grant_id, creator, organization, starts_on, ends_on)
 
-        return Done("authorize", apply, new_row=True)
+        return Done("authorize", apply, new_row=True, notified=frozenset({self.main_account(organization)}))
 
     def revoke(self, *, actor: str, grant_id: int) -> Outcome:
         grant = self.grants[grant_id]
@@ -400,7 +531,7 @@ class SpecModel:
         def apply(_: int) -> None:
             grant.revoked = True
 
-        return Done("revoke", apply)
+        return Done("revoke", apply, notified=self._told_of_grant(grant_id))
 
     def renew_early(self, *, actor: str, grant_id: int, ends_on: datetime.date) -> Outcome:
         grant = self.grants[grant_id]
@@ -412,7 +543,7 @@ class SpecModel:
         def apply(_: int) -> None:
             grant.ends_on = ends_on  # starts_on unchanged
 
-        return Done("renew_early", apply)
+        return Done("renew_early", apply, notified=self._told_of_grant(grant_id))
 
     def renew(self, *, actor: str, grant_id: int, starts_on: datetime.date, ends_on: datetime.date) -> Outcome:
         grant = self.grants[grant_id]
@@ -424,52 +555,65 @@ class SpecModel:
         def apply(_: int) -> None:
             grant.starts_on, grant.ends_on = starts_on, ends_on
 
-        return Done("renew", apply)
+        return Done("renew", apply, notified=self._told_of_grant(grant_id))
 
-    # --- single-livestream requests (SPEC §5) ---------------------------------------------------
+    # --- single-livestream requests (SPEC §5, §9) -----------------------------------------------
     def _open_request(self, livestream: str, organization: str) -> RequestRow | None:
+        """The request stored as open (pending or approved) for the pair: at most one."""
         for request in self.requests.values():
             if (request.livestream, request.organization) == (livestream, organization) and (
-                request.status in OPEN_REQUEST
+                request.stored in OPEN_REQUEST
             ):
                 return request
         return None
 
     def request(self, *, actor: str, livestream: str) -> Outcome:
-        """SPEC §5: only cooperating organizations can request, through any member (main or sub)."""
+        """SPEC §5: only cooperating organizations can request, through any member (main or sub). A
+        pending request is returned; once it has expired (§9), a new one is made."""
         organization = self.cast.users[actor].organization
         if organization is None or organization not in self.cast.livestreams[livestream].cooperating:
             return Forbidden()
         existing = self._open_request(livestream, organization)
-        if refusal := request_refusal(existing.status if existing is not None else None):
+        status = existing.status(self.now) if existing is not None else None
+        if refusal := request_refusal(status):
             return refusal
-        if existing is not None:  # pending: it is returned, nothing new is written
+        if status == PENDING:  # it is returned, nothing new is written
             return Done(None, lambda _: None, returns=existing.id)
+        now = self.now
 
         def apply(request_id: int) -> None:
-            self.requests[request_id] = RequestRow(request_id, livestream, organization)
+            if existing is not None:
+                existing.stored = EXPIRED_REQUEST  # closed: the new one takes its place
+                self.closed_expired += 1
+            self.requests[request_id] = RequestRow(request_id, livestream, organization, actor, now)
 
-        return Done("request", apply, new_row=True)
+        creator = self.cast.creators[self.creator_of(livestream)]
+        return Done("request", apply, new_row=True, notified=frozenset({creator}))
 
-    def _decide(self, action: str, *, actor: str, request_id: int) -> Outcome:
+    def _decide(self, action: str, *, actor: str, request_id: int, reason: str | None = None) -> Outcome:
         request = self.requests[request_id]
-        # Only the livestream's creator decides (SPEC §5 "Creator: ..."); the actor is checked first
-        # (the SPEC does not order the two; the code does it this way).
+        # Only the livestream's creator decides (SPEC §5 "Creator: ..."); the actor is checked first,
+        # then the status, then the reason (the SPEC does not order them; the code does it this way).
         if self.cast.users[actor].creator != self.creator_of(request.livestream):
             return Forbidden()
-        if refusal := decision_refusal(action, request.status):
+        if refusal := decision_refusal(action, request.status(self.now)):
+            return refusal
+        if refusal := text_refusal(reason):
             return refusal
 
         def apply(_: int) -> None:
-            request.status = DECISIONS[action].to_status
+            request.stored = DECISIONS[action].to_status
+            if action == "decline":
+                request.reason = (reason or "").strip()
 
-        return Done(DECISIONS[action].event, apply)
+        told = frozenset({request.requester, self.main_account(request.organization)})
+        return Done(DECISIONS[action].event, apply, notified=told)
 
     def approve(self, *, actor: str, request_id: int) -> Outcome:
         return self._decide("approve", actor=actor, request_id=request_id)
 
-    def decline(self, *, actor: str, request_id: int) -> Outcome:
-        return self._decide("decline", actor=actor, request_id=request_id)
+    def decline(self, *, actor: str, request_id: int, reason: str | None = None) -> Outcome:
+        return self._decide("decline", actor=actor, request_id=request_id, reason=reason)
 
     def revoke_access(self, *, actor: str, request_id: int) -> Outcome:
         return self._decide("revoke", actor=actor, request_id=request_id)
@@ -486,7 +630,133 @@ class SpecModel:
         if creator == self.creator_of(livestream):
             return []
         self.moved[livestream] = creator
-        ended = [r.id for r in self.requests.values() if r.livestream == livestream and r.status in OPEN_REQUEST]
+        ended = [
+            r.id for r in self.requests.values() if r.livestream == livestream and r.status(self.now) in OPEN_REQUEST
+        ]
         for request_id in ended:
-            self.requests[request_id].status = ENDED
+            self.requests[request_id].stored = ENDED
         return ended
+
+    # --- full-data and extension requests (SPEC §9) -----------------------------------------------
+    def _requesting(self, actor: str) -> str | None:
+        """The organization a main account asks for; None for anybody else (refused)."""
+        person = self.cast.users[actor]
+        return person.organization if person.main else None
+
+    def _pending_grant_request(self, creator: str, organization: str, kind: str) -> GrantRequestRow | None:
+        """The request stored as pending for (creator, organization, kind): at most one."""
+        for row in self.grant_requests.values():
+            if (row.creator, row.organization, row.kind, row.stored) == (creator, organization, kind, PENDING):
+                return row
+        return None
+
+    def _new_grant_request(self, row: GrantRequestRow, stale: GrantRequestRow | None) -> Done:
+        def apply(request_id: int) -> None:
+            if stale is not None:
+                stale.stored = EXPIRED_REQUEST  # the expired one is closed; the new one takes its place
+                self.closed_expired += 1
+            row.id = request_id
+            self.grant_requests[request_id] = row
+
+        return Done("request", apply, new_row=True, notified=frozenset({self.cast.creators[row.creator]}))
+
+    def request_grant(
+        self, *, actor: str, creator: str, starts_on: datetime.date, ends_on: datetime.date, message: str | None = None
+    ) -> Outcome:
+        organization = self._requesting(actor)
+        if organization is None:
+            return Forbidden()
+        stale = self._pending_grant_request(creator, organization, GRANT_KIND)
+        declines = [
+            row.decided_at
+            for row in self.grant_requests.values()
+            if (row.creator, row.organization, row.kind, row.stored) == (creator, organization, GRANT_KIND, DECLINED)
+        ]
+        refusal = request_grant_refusal(
+            self._pair_statuses(creator, organization),
+            pending=stale is not None and stale.status(self.now) == PENDING,
+            declined_at=max(declines) if declines else None,
+            now=self.now, starts_on=starts_on, ends_on=ends_on, today=self.today,
+        )  # fmt: skip
+        if refusal or (refusal := text_refusal(message)):
+            return refusal
+        row = GrantRequestRow(0, creator, organization, GRANT_KIND, None, starts_on, ends_on, self.now)
+        return self._new_grant_request(row, stale)
+
+    def request_extension(
+        self, *, actor: str, grant_id: int, ends_on: datetime.date, starts_on: datetime.date | None = None,
+        message: str | None = None,
+    ) -> Outcome:  # fmt: skip
+        grant = self.grants[grant_id]
+        if self._requesting(actor) != grant.organization:
+            return Forbidden()
+        status = self.status(grant_id)
+        stale = self._pending_grant_request(grant.creator, grant.organization, EXTENSION_KIND)
+        refusal = extension_refusal(
+            status, pending=stale is not None and stale.status(self.now) == PENDING,
+            current_ends_on=grant.ends_on, starts_on=starts_on, ends_on=ends_on, today=self.today,
+        )  # fmt: skip
+        if refusal or (refusal := text_refusal(message)):
+            return refusal
+        proposed_start = None if status in RENEWABLE_EARLY else (starts_on or self.today)
+        row = GrantRequestRow(
+            0, grant.creator, grant.organization, EXTENSION_KIND, grant_id, proposed_start, ends_on, self.now
+        )
+        return self._new_grant_request(row, stale)
+
+    def _deciding(self, actor: str, request_id: int) -> Outcome | None:
+        row = self.grant_requests[request_id]
+        if not self._is_owner(actor, row.creator):
+            return Forbidden()
+        return decision_refusal("approve", row.status(self.now))
+
+    def approve_grant_request(
+        self, *, actor: str, request_id: int, starts_on: datetime.date | None = None,
+        ends_on: datetime.date | None = None,
+    ) -> Outcome:  # fmt: skip
+        """Runs the matching operation of §4 with the proposed period or the edited one: authorize,
+        early renewal (a scheduled or active grant) or renewal (an expired one); its rules apply."""
+        if refusal := self._deciding(actor, request_id):
+            return refusal
+        row = self.grant_requests[request_id]
+        starts_on = starts_on or row.starts_on
+        ends_on = ends_on or row.ends_on
+        if row.kind == GRANT_KIND:
+            operation = self.authorize(
+                actor=actor, creator=row.creator, organization=row.organization, starts_on=starts_on, ends_on=ends_on
+            )
+        else:
+            status = self.status(row.grant_id)
+            if status in RENEWABLE_EARLY:
+                operation = self.renew_early(actor=actor, grant_id=row.grant_id, ends_on=ends_on)
+            elif status in RENEWABLE:
+                operation = self.renew(
+                    actor=actor, grant_id=row.grant_id, starts_on=starts_on or self.today, ends_on=ends_on
+                )
+            else:
+                operation = Refused("not_extendable")
+        if not isinstance(operation, Done):
+            return operation
+        now = self.now
+
+        def apply(grant_id: int) -> None:
+            operation.apply(grant_id)
+            row.stored, row.decided_at, row.grant_id = APPROVED, now, grant_id
+
+        # The grant operation's own history (and grant) are written too; one message: the approval.
+        extra = (("grant_events", 1), ("grants", int(operation.new_row)))
+        told = frozenset({self.main_account(row.organization)})
+        return Done("approve", apply, extra=extra, notified=told)
+
+    def decline_grant_request(self, *, actor: str, request_id: int, reason: str | None = None) -> Outcome:
+        if refusal := self._deciding(actor, request_id):
+            return refusal
+        if refusal := text_refusal(reason):
+            return refusal
+        row = self.grant_requests[request_id]
+        now = self.now
+
+        def apply(_: int) -> None:
+            row.stored, row.decided_at, row.reason = DECLINED, now, (reason or "").strip()
+
+        return Done("decline", apply, notified=frozenset({self.main_account(row.organization)}))

@@ -1,7 +1,9 @@
 """The audit trail (SPEC §4 "Every operation writes an immutable history event", §5 "recorded in the
-history", §8 "history read-only"): each state change writes exactly one event with the right
-operation, actor and period; a refused call writes nothing; and nothing — model, QuerySet, admin or
-any URL of the project — edits or deletes history.
+history", §8 "history read-only", §9 "every request and decision is an immutable history event"):
+each state change writes exactly one event per object it changes with the right operation, actor and
+period (approving a full-data or extension request changes two: the request and the grant); a
+refused call writes nothing; and nothing — model, QuerySet, admin or any URL of the project — edits
+or deletes history.
 """
 
 from __future__ import annotations
@@ -20,9 +22,17 @@ from django.utils import timezone
 
 from grants import services
 from grants.factories import GrantFactory
-from grants.models import Grant, GrantEvent, LivestreamAccessEvent, LivestreamAccessRequest
+from grants.models import (
+    Grant,
+    GrantEvent,
+    GrantRequest,
+    GrantRequestEvent,
+    LivestreamAccessEvent,
+    LivestreamAccessRequest,
+)
 from grants.tests.conftest import TODAY, at_shanghai, d, error_codes
 from livestreams.factories import LivestreamFactory
+from notifications.models import Message
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
 from tests.urlmap import all_routes
 
@@ -50,19 +60,24 @@ def cast(clock):
 
 
 def snapshot() -> dict[str, list[dict]]:
-    """Every row of the four tables the services write."""
+    """Every row of the tables the services write."""
     return {
         model.__name__: list(model.objects.order_by("pk").values())
-        for model in (Grant, GrantEvent, LivestreamAccessRequest, LivestreamAccessEvent)
-    }
+        for model in (
+            Grant, GrantEvent, LivestreamAccessRequest, LivestreamAccessEvent, GrantRequest, GrantRequestEvent,
+            Message,
+        )
+    }  # fmt: skip
+
+
+def _after(before, model):
+    known = [row["id"] for row in before[model.__name__]]
+    return list(model.objects.exclude(pk__in=known).order_by("pk"))
 
 
 def new_events(before: dict[str, list[dict]]) -> tuple[list[GrantEvent], list[LivestreamAccessEvent]]:
-    def after(model):
-        known = [row["id"] for row in before[model.__name__]]
-        return list(model.objects.exclude(pk__in=known).order_by("pk"))
-
-    return after(GrantEvent), after(LivestreamAccessEvent)
+    assert _after(before, GrantRequestEvent) == [], "no request event"
+    return _after(before, GrantEvent), _after(before, LivestreamAccessEvent)
 
 
 # --- one event per state change -----------------------------------------------------------------
@@ -118,7 +133,9 @@ REQUEST_CASES = {
         "creator",
     ),
     "decline_livestream_request": (
-        lambda c: (lambda r: lambda: services.decline_livestream_request(request=r, actor=c.creator.user))(_pending(c)),
+        lambda c: (
+            lambda r: lambda: services.decline_livestream_request(request=r, actor=c.creator.user, reason="不合作")
+        )(_pending(c)),
         "decline",
         "creator",
     ),
@@ -174,6 +191,64 @@ def test_request_operation_writes_one_event_with_actor(cast, name):
     )
     earlier = before["LivestreamAccessEvent"]
     assert snapshot()["LivestreamAccessEvent"][: len(earlier)] == earlier
+
+
+def _asked(c, **kwargs):
+    return services.request_grant(creator=c.creator, starts_on=d(0), ends_on=d(30), actor=c.main, **kwargs)
+
+
+# name -> (set-up returning the call, the request event expected: operation, actor, period; the grant
+# event the call also writes, if any)
+GRANT_REQUEST_CASES = {
+    "request_grant": (lambda c: lambda: _asked(c), ("request", "main", d(0), d(30)), None),
+    "request_extension": (
+        lambda c: (lambda g: lambda: services.request_extension(grant=g, ends_on=d(60), actor=c.main))(_grant(c)),
+        ("request", "main", None, d(60)),
+        None,
+    ),
+    "approve_grant_request": (
+        lambda c: (lambda r: lambda: services.approve_grant_request(request=r, actor=c.creator.user))(_asked(c)),
+        ("approve", "creator", d(0), d(30)),
+        "authorize",
+    ),
+    "decline_grant_request": (
+        lambda c: (lambda r: lambda: services.decline_grant_request(request=r, actor=c.creator.user, reason="否"))(
+            _asked(c)
+        ),
+        ("decline", "creator", None, None),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", GRANT_REQUEST_CASES)
+def test_request_for_full_data_writes_one_event_with_actor_and_period(cast, name):
+    set_up, (operation, actor, starts_on, ends_on), grant_operation = GRANT_REQUEST_CASES[name]
+    call = set_up(cast)
+    before = snapshot()
+    result = call()
+    (event,) = _after(before, GrantRequestEvent)
+    actor = cast.main if actor == "main" else cast.creator.user
+    assert (event.operation, event.actor_id, event.at) == (operation, actor.pk, timezone.now())
+    assert (event.starts_on, event.ends_on) == (starts_on, ends_on)
+    assert _after(before, LivestreamAccessEvent) == []
+    grant_events = _after(before, GrantEvent)
+    # Approving runs the operation of §4: the grant's own event, written by that operation.
+    assert [e.operation for e in grant_events] == ([grant_operation] if grant_operation else [])
+    if grant_operation:
+        assert (grant_events[0].grant_id, grant_events[0].actor_id) == (result.pk, cast.creator.user.pk)
+    earlier = before["GrantRequestEvent"]
+    assert snapshot()["GrantRequestEvent"][: len(earlier)] == earlier
+
+
+def test_closing_an_expired_request_writes_no_event_of_its_own(cast, clock):
+    old = _asked(cast)
+    clock.shift(datetime.timedelta(days=8))
+    before = snapshot()
+    services.request_grant(creator=cast.creator, starts_on=d(8), ends_on=d(30), actor=cast.main)
+    (event,) = _after(before, GrantRequestEvent)
+    assert (event.operation, event.request_id) == ("request", GrantRequest.objects.latest("pk").pk)
+    assert GrantRequest.objects.values_list("status", flat=True).get(pk=old.pk) == "expired"
 
 
 def test_repeated_request_while_pending_writes_nothing(cast):
@@ -253,6 +328,30 @@ REFUSALS = {
         ),
         "not_approved",
     ),
+    "request_grant": lambda c: (
+        lambda: services.request_grant(creator=c.creator, starts_on=d(0), ends_on=d(5), actor=c.staff),
+        lambda: services.request_grant(creator=c.creator, starts_on=d(0), ends_on=d(366), actor=c.main),
+        "period_too_long",
+    ),
+    "request_extension": lambda c: (
+        (lambda g: lambda: services.request_extension(grant=g, ends_on=d(60), actor=c.outsider))(_grant(c)),
+        lambda: services.request_extension(grant=Grant.objects.get(), ends_on=d(30), actor=c.main),
+        "end_not_later",
+    ),
+    "approve_grant_request": lambda c: (
+        (lambda r: lambda: services.approve_grant_request(request=r, actor=c.main))(_asked(c)),
+        lambda: services.approve_grant_request(
+            request=GrantRequest.objects.get(), actor=c.creator.user, starts_on=d(-1), ends_on=d(5)
+        ),
+        "starts_in_past",
+    ),
+    "decline_grant_request": lambda c: (
+        (lambda r: lambda: services.decline_grant_request(request=r, actor=CreatorFactory().user))(_asked(c)),
+        lambda: services.decline_grant_request(
+            request=GrantRequest.objects.get(), actor=c.creator.user, reason="长" * 201
+        ),
+        "max_length",
+    ),
 }
 
 
@@ -276,7 +375,8 @@ def test_every_service_is_covered():
         "decline_livestream_request",
         "revoke_livestream_access",
     }
-    assert set(GRANT_CASES) | set(REQUEST_CASES) == names
+    names |= {"request_grant", "request_extension", "approve_grant_request", "decline_grant_request"}
+    assert set(GRANT_CASES) | set(REQUEST_CASES) | set(GRANT_REQUEST_CASES) == names
     assert set(REFUSALS) == names
     assert all(callable(getattr(services, name)) for name in names)
 
@@ -297,7 +397,13 @@ def request_event(cast):
     return _pending(cast).events.get()
 
 
-@pytest.fixture(params=["grant_event", "request_event"])
+@pytest.fixture
+def grant_request_event(cast):
+    other = CreatorFactory()  # cast's creator may have granted the shop in another fixture
+    return services.request_grant(creator=other, starts_on=d(0), ends_on=d(9), actor=cast.main).events.get()
+
+
+@pytest.fixture(params=["grant_event", "request_event", "grant_request_event"])
 def event(request):
     return request.getfixturevalue(request.param)
 
@@ -335,9 +441,9 @@ def test_event_queryset_refuses_update_and_delete(event):
     assert snapshot() == before
 
 
-def test_related_manager_refuses_update_and_delete(grant_event, request_event):
+def test_related_manager_refuses_update_and_delete(grant_event, request_event, grant_request_event):
     before = snapshot()
-    for related in (grant_event.grant.events, request_event.request.events):
+    for related in (grant_event.grant.events, request_event.request.events, grant_request_event.request.events):
         with pytest.raises(PermissionError):
             related.update(operation="revoke")
         with pytest.raises(PermissionError):
@@ -345,12 +451,14 @@ def test_related_manager_refuses_update_and_delete(grant_event, request_event):
     assert snapshot() == before
 
 
-def test_deleting_the_grant_or_request_does_not_take_its_history(grant_event, request_event):
+def test_deleting_the_grant_or_request_does_not_take_its_history(grant_event, request_event, grant_request_event):
     before = snapshot()
     with pytest.raises(ProtectedError):
         grant_event.grant.delete()
     with pytest.raises(ProtectedError):
         request_event.request.delete()
+    with pytest.raises(ProtectedError):
+        grant_request_event.request.delete()
     assert snapshot() == before
 
 
@@ -398,6 +506,12 @@ def test_admin_shows_livestream_request_history_read_only(staff_client, request_
     _admin_cannot_edit(staff_client, request_event, {"operation": "approve", "actor": request_event.actor_id})
 
 
+def test_admin_shows_full_data_request_history_read_only(staff_client, grant_request_event):
+    _admin_cannot_edit(
+        staff_client, grant_request_event, {"operation": "decline", "actor": grant_request_event.actor_id}
+    )
+
+
 # --- no URL of the project edits history ----------------------------------------------------------
 
 
@@ -413,7 +527,12 @@ def portal_world(cast):
     approved = _approved(cast)
     # No request yet: unlocking it as a member appends a "request" event.
     fresh = LivestreamFactory(creator=cast.creator, cooperating=[cast.shop], minutes=0)
-    return SimpleNamespace(cast=cast, grant=live, pending=pending, approved=approved, stream=fresh)
+    extension = services.request_extension(grant=live, ends_on=d(90), actor=cast.main)
+    message = Message.objects.filter(recipient=cast.main).latest("pk")
+    return SimpleNamespace(
+        cast=cast, grant=live, pending=pending, approved=approved, stream=fresh, grant_request=extension,
+        message=message,
+    )  # fmt: skip
 
 
 def _history() -> dict[str, list[dict]]:
@@ -428,6 +547,8 @@ def test_posting_to_every_route_only_appends_to_history(client, portal_world, wh
         "grant_id": portal_world.grant.pk,
         "creator_id": c.creator.pk,
         "livestream_id": portal_world.stream.pk,
+        "grant_request_id": portal_world.grant_request.pk,
+        "message_id": portal_world.message.pk,
     }
     data = {
         "organization": c.shop.pk,
@@ -435,6 +556,10 @@ def test_posting_to_every_route_only_appends_to_history(client, portal_world, wh
         "ends_on": d(90).isoformat(),
         "creator": c.creator.pk,
         "language": "en",
+        "ids": [portal_world.pending.pk, portal_world.grant_request.pk, portal_world.grant.pk],
+        "action": "decline",
+        "reason": "审计",
+        "email": "audit@example.com",
     }
     routes = all_routes()
     assert routes

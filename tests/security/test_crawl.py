@@ -6,6 +6,7 @@ The URL patterns come from the resolver, so a new pattern the crawl does not cov
 without access never sees the protected data (titles, GMV, product names, the grantee).
 """
 
+import datetime
 import re
 from decimal import Decimal
 
@@ -14,10 +15,18 @@ from django.urls import reverse
 
 from grants import services
 from grants.factories import GrantFactory
-from grants.models import Grant, GrantEvent, LivestreamAccessEvent, LivestreamAccessRequest
+from grants.models import (
+    Grant,
+    GrantEvent,
+    GrantRequest,
+    GrantRequestEvent,
+    LivestreamAccessEvent,
+    LivestreamAccessRequest,
+)
 from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from livestreams.templatetags.data_format import format_money
+from notifications.models import Message
 from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
 from tests.urlmap import all_routes
 
@@ -43,6 +52,19 @@ OWN_GRANT_ACTION = dict(
 CREATOR_DATA = dict(owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404)
 MODULES = dict(owner=200, other_creator=404, main_with_access=200, sub_with_access=200, main_without_access=403)
 DECIDE = dict(owner=302, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403)
+OWN_REQUEST_DIALOG = dict(
+    owner=200, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403
+)
+CREATOR_BULK = dict(owner=302, other_creator=302, main_with_access=403, sub_with_access=403, main_without_access=403)
+MAIN_ACCOUNT_ONLY = dict(
+    owner=403, other_creator=403, main_with_access=200, sub_with_access=403, main_without_access=200
+)
+# The grant request is an extension request of the organization with access: its main account and
+# the creator see it; nobody else knows it exists.
+GRANT_REQUEST_VIEWERS = dict(
+    owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404
+)
+OWN_MESSAGE = dict(owner=404, other_creator=404, main_with_access=302, sub_with_access=404, main_without_access=404)
 
 EXPECTED = {
     "home": (same(302), same(405)),
@@ -64,7 +86,28 @@ EXPECTED = {
     "grants:renew": (per_role(**OWN_GRANT_ACTION), per_role(**{**OWN_GRANT_ACTION, "owner": 422})),
     "grants:creator_requests": (per_role(**CREATOR_ONLY), same(405)),
     "grants:approve_request": (same(405), per_role(**DECIDE)),
-    "grants:decline_request": (same(405), per_role(**DECIDE)),
+    # The decline dialog (GET); its post with no reason declines.
+    "grants:decline_request": (per_role(**OWN_REQUEST_DIALOG), per_role(**DECIDE)),
+    "grants:bulk_requests": (same(405), per_role(**CREATOR_BULK)),
+    "grants:bulk_revoke": (same(405), per_role(**CREATOR_BULK)),
+    "grants:bulk_grant_requests": (same(405), per_role(**CREATOR_BULK)),
+    "grants:grant_request_detail": (per_role(**GRANT_REQUEST_VIEWERS), same(405)),
+    # The approve dialog; its empty post misses the new end (422).
+    "grants:approve_grant_request": (per_role(**OWN_REQUEST_DIALOG), per_role(**{**OWN_REQUEST_DIALOG, "owner": 422})),
+    "grants:decline_grant_request": (per_role(**OWN_REQUEST_DIALOG), per_role(**DECIDE)),
+    "grants:request_grant": (
+        per_role(**MAIN_ACCOUNT_ONLY),
+        per_role(**{**MAIN_ACCOUNT_ONLY, "main_with_access": 422, "main_without_access": 422}),
+    ),
+    "grants:creator_search": (per_role(**MAIN_ACCOUNT_ONLY), same(405)),
+    "grants:request_extension": (
+        per_role(**{**MAIN_ACCOUNT_ONLY, "main_without_access": 404}),
+        per_role(**{**MAIN_ACCOUNT_ONLY, "main_with_access": 422, "main_without_access": 404}),
+    ),
+    "notifications:inbox": (same(200), same(405)),
+    "notifications:open": (per_role(**OWN_MESSAGE), same(405)),
+    "notifications:mark_all_read": (same(405), same(302)),
+    "notifications:settings": (same(200), same(422)),
     "grants:revoke_request": (same(405), per_role(**DECIDE)),
     "grants:org_home": (
         per_role(owner=403, other_creator=403, main_with_access=200, sub_with_access=200, main_without_access=200),
@@ -130,6 +173,11 @@ def world(db):
     services.approve_livestream_request(request=approved, actor=creator.user)
     other = LivestreamFactory(creator=creator, cooperating=[without_access], minutes=0, title="另一场直播")
     pending = services.request_livestream_access(livestream=other, actor=without_access.main_account)
+    extension = services.request_extension(
+        grant=grant, ends_on=grant.ends_on + datetime.timedelta(days=30), actor=with_access.main_account
+    )
+    # The main account was told of the approval of its sub-account's request.
+    message = Message.objects.for_recipient(with_access.main_account).latest("pk")
     users = {
         "anonymous": None,
         "owner": creator.user,
@@ -149,6 +197,8 @@ def world(db):
             "grant_id": grant.pk,
             "livestream_id": livestream.pk,
             "request_id": pending.pk,
+            "grant_request_id": extension.pk,
+            "message_id": message.pk,
         },
     }
 
@@ -199,8 +249,13 @@ def assert_not_cached_when_signed_in(response, role: str, where: str) -> None:
 
 
 def table_counts():
-    return (Grant.objects.count(), GrantEvent.objects.count(), LivestreamAccessRequest.objects.count(),
-            LivestreamAccessEvent.objects.count())  # fmt: skip
+    return tuple(
+        model.objects.count()
+        for model in (
+            Grant, GrantEvent, LivestreamAccessRequest, LivestreamAccessEvent, GrantRequest, GrantRequestEvent,
+            Message,
+        )
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
@@ -249,4 +304,6 @@ def test_owner_sees_the_absent_ids_as_404_too(client, world):
             continue
         absent = reverse(route.name, kwargs={name: world["ids"][name] + 10**6 for name in route.params})
         method = "post" if EXPECTED[route.name][0]["owner"] == 405 else "get"
+        if EXPECTED[route.name][method == "post"]["owner"] == 403:
+            continue  # a page that is not the creator's to use at all (an organization's): refused first
         assert getattr(client, method)(absent).status_code == 404, route.name

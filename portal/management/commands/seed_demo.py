@@ -12,10 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from grants import services
-from grants.factories import GrantFactory
-from grants.models import Grant, LivestreamAccessRequest
+from grants.factories import GrantFactory, GrantRequestFactory, LivestreamAccessRequestFactory
+from grants.models import Grant, GrantRequest, LivestreamAccessRequest
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
+from notifications import services as inbox
+from notifications.models import Message
 from portal.factories import DEMO_PASSWORD, AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
 from portal.models import Creator, Membership, Organization, User
 
@@ -54,6 +56,7 @@ class Command(BaseCommand):
         seed_grants(world)
         seed_livestreams(world)
         seed_requests(world)
+        seed_grant_requests(world)
 
 
 def seed_grants(world: dict) -> None:
@@ -159,6 +162,60 @@ def seed_requests(world: dict) -> None:
         elif outcome == "revoke":
             services.approve_livestream_request(request=access_request, actor=creator_user)
             services.revoke_livestream_access(request=access_request, actor=creator_user)
+
+
+def seed_grant_requests(world: dict) -> None:
+    """Full-data and extension requests to ``creator`` in every state (pending, declined with a
+    reason, expired), an expired livestream request, and so unread messages for ``creator``,
+    ``shop`` and ``shop-staff`` (the services write them, as in real use)."""
+    creator, shop, agency = world["creator"], world["shop"], world["agency"]
+    if GrantRequest.objects.for_creator(creator).exists():
+        return
+    day = timezone.localdate()
+
+    def on(offset: int) -> datetime.date:
+        return day + datetime.timedelta(days=offset)
+
+    # Shops that ``creator`` never granted (seed_grants used the first 13).
+    asking = world["shops"][13:18]
+    messages = [
+        "您好，我们是长期合作的美妆店铺，希望查看近期带货数据以便备货。",
+        "想了解您直播间的转化情况，方便安排下季度合作。",
+        "",
+    ]
+    for organization, text, (start, end) in zip(asking[:3], messages, [(0, 89), (1, 180), (3, 33)], strict=True):
+        services.request_grant(
+            creator=creator, starts_on=on(start), ends_on=on(end), actor=organization.main_account, message=text
+        )
+    shop_grant = Grant.objects.for_creator(creator).for_organization(shop).not_revoked().get()
+    services.request_extension(
+        grant=shop_grant, ends_on=shop_grant.ends_on + datetime.timedelta(days=90), actor=shop.main_account,
+        message="合作效果很好，希望续约三个月。",
+    )  # fmt: skip
+    agency_grant = Grant.objects.for_creator(creator).for_organization(agency).not_revoked().get()
+    services.request_extension(grant=agency_grant, starts_on=on(1), ends_on=on(120), actor=agency.main_account)
+    declined = services.request_grant(creator=creator, starts_on=on(0), ends_on=on(30), actor=asking[3].main_account)
+    services.decline_grant_request(
+        request=declined, actor=creator.user, reason="目前暂不对新店铺开放全部数据，可先申请单场直播数据。"
+    )
+    GrantRequestFactory(creator=creator, organization=asking[4], expired=True, message="希望查看全部带货数据。")
+    # A full-data request of ``shop`` to a creator who revoked its grant, declined with a reason:
+    # the shop's inbox and its request list show both.
+    granted = Grant.objects.for_organization(shop).not_revoked().values("creator_id")
+    other = Creator.objects.filter(pk__in=[c.pk for c in world["creators"]]).exclude(pk__in=granted).first()
+    if other is not None:
+        refused = services.request_grant(creator=other, starts_on=on(0), ends_on=on(60), actor=shop.main_account)
+        services.decline_grant_request(request=refused, actor=other.user, reason="近期档期已满，下月再联系。")
+    # An expired livestream request: ``agency`` asked 8 days ago and nobody answered.
+    stream = (
+        Livestream.objects.for_creator(creator).cooperated_by(agency).newest_first()
+        .exclude(access_requests__organization=agency).first()
+    )  # fmt: skip
+    if stream is not None:
+        LivestreamAccessRequestFactory(livestream=stream, organization=agency, expired=True)
+    # The creator has read the oldest of their messages; the rest stay unread.
+    for message in Message.objects.for_recipient(creator.user).order_by("created_at", "pk")[:3]:
+        inbox.mark_read(message=message, actor=creator.user)
 
 
 def _demo_user(username: str) -> dict:

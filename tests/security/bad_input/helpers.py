@@ -11,7 +11,15 @@ from django.db import connection, transaction
 from django.urls import reverse
 from hypothesis import HealthCheck, settings
 
-from grants.models import Grant, GrantEvent, LivestreamAccessEvent, LivestreamAccessRequest
+from grants.models import (
+    Grant,
+    GrantEvent,
+    GrantRequest,
+    GrantRequestEvent,
+    LivestreamAccessEvent,
+    LivestreamAccessRequest,
+)
+from notifications.models import Message, NotificationSettings
 
 FUZZ = settings(
     deadline=None,
@@ -24,7 +32,10 @@ def fuzz(examples: int) -> settings:
     return settings(FUZZ, max_examples=examples)
 
 
-COUNTED = (Grant, GrantEvent, LivestreamAccessRequest, LivestreamAccessEvent)
+COUNTED = (
+    Grant, GrantEvent, LivestreamAccessRequest, LivestreamAccessEvent, GrantRequest, GrantRequestEvent, Message,
+    NotificationSettings,
+)  # fmt: skip
 MISSING = "<missing>"  # a field left out of the post altogether
 HOST = "testserver"
 

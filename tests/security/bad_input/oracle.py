@@ -43,6 +43,12 @@ SHOWN = {
     "not_revocable": (None, "只能解除待生效或生效中的授权"),
     "not_pending": (None, "只能处理待审批的申请"),
     "not_approved": (None, "只能解除已授权的申请"),
+    "request_expired": (None, "已过期，不能再处理"),
+    "pending_exists": (None, "已有待审批的申请"),
+    "too_soon": (None, "后可再次申请"),
+    "period_too_long": ("ends_on", "最长"),
+    "not_extendable": (None, "不能续约"),
+    "max_length": (None, "最多"),
 }
 
 

@@ -82,7 +82,7 @@ def test_authorize_post_refuses_bad_input_and_writes_only_valid_grants(client, w
         if errors:
             assert_refused(response, htmx, errors, before)
         else:
-            assert_done(response, htmx, before, {"Grant": 1, "GrantEvent": 1})
+            assert_done(response, htmx, before, {"Grant": 1, "GrantEvent": 1, "Message": 1})
             grant = Grant.objects.order_by("-pk").first()
             assert (grant.creator, grant.organization, grant.starts_on, grant.ends_on) == (
                 world.alice,
@@ -129,7 +129,7 @@ def test_renew_early_post_refuses_bad_input(client, world, choice, huge, ends_on
         elif refusal := spec.renew_early_refusal(status_of(grant), current_ends_on=grant.ends_on, ends_on=ends):
             assert_refused(response, htmx, shown(refusal), before)
         else:
-            assert_done(response, htmx, before, {"GrantEvent": 1})
+            assert_done(response, htmx, before, {"GrantEvent": 1, "Message": 1})
             renewed = Grant.objects.get(pk=grant.pk)
             assert (renewed.starts_on, renewed.ends_on) == (grant.starts_on, ends)
 
@@ -159,7 +159,7 @@ def test_renew_post_refuses_bad_input(client, world, choice, huge, starts_on, en
         elif refusal := spec.renew_refusal(status_of(grant), starts_on=starts, ends_on=ends, today=today()):
             assert_refused(response, htmx, shown(refusal), before)
         else:
-            assert_done(response, htmx, before, {"GrantEvent": 1})
+            assert_done(response, htmx, before, {"GrantEvent": 1, "Message": 1})
             renewed = Grant.objects.get(pk=grant.pk)
             assert (renewed.starts_on, renewed.ends_on, renewed.revoked_at) == (starts, ends, None)
 
@@ -177,7 +177,7 @@ def test_revoke_post_refuses_bad_input(client, world, choice, huge, next_url, ex
         elif refusal := spec.revoke_refusal(status_of(grant)):
             assert_refused(response, htmx, shown(refusal), before)
         else:
-            assert_done(response, htmx, before, {"GrantEvent": 1})
+            assert_done(response, htmx, before, {"GrantEvent": 1, "Message": 1})
             assert Grant.objects.get(pk=grant.pk).status == "revoked"
 
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from notifications.models import Message
 from portal.factories import DEMO_PASSWORD
 from tests.urlmap import all_routes
 
@@ -83,6 +84,8 @@ def _target(world: World, route) -> tuple[str, dict]:
         "grant_id": grant.pk,
         "request_id": access_request.pk,
         "livestream_id": world.streams["free"].pk,
+        "grant_request_id": world.grant_requests["pending"].pk,
+        "message_id": Message.objects.order_by("pk").values_list("pk", flat=True).first() or 1,
     }
     url = reverse(route.name, kwargs={name: ids[name] for name in route.params})
     day = today()

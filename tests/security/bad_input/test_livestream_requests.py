@@ -15,8 +15,11 @@ from tests.model import spec_model as spec
 
 from .generators import HUGE_INTS, NEXT_VALUES, garbage
 from .helpers import (
+    MISSING,
     absent_pk,
+    assert_done,
     assert_not_found,
+    assert_refused,
     counts,
     delta,
     fuzz,
@@ -66,7 +69,8 @@ def test_unlock_request_post_refuses_bad_input(client, world, choice, huge, extr
             assert delta(before, counts()) == {}
             return
         opened = open_status is None  # a pending request is returned, nothing new is written
-        assert delta(before, counts()) == ({"LivestreamAccessRequest": 1, "LivestreamAccessEvent": 1} if opened else {})
+        opened_writes = {"LivestreamAccessRequest": 1, "LivestreamAccessEvent": 1, "Message": 1}  # the creator is told
+        assert delta(before, counts()) == (opened_writes if opened else {})
         if htmx == "plain":
             assert response.status_code == 302
             assert is_safe_location(response)
@@ -84,23 +88,26 @@ def test_unlock_request_post_refuses_bad_input(client, world, choice, huge, extr
 REQUEST_CHOICES = st.sampled_from(["pending", "approved", "declined", "foreign", "absent", "huge"])
 
 
+def request_pk(world: World, choice: str, huge: int) -> int:
+    if choice == "absent":
+        return absent_pk(LivestreamAccessRequest)
+    if choice == "huge":
+        return huge
+    return world.requests[choice].pk
+
+
 @fuzz(40)
 @given(
-    action=st.sampled_from(["approve", "decline", "revoke"]),
+    action=st.sampled_from(["approve", "revoke"]),
     choice=REQUEST_CHOICES,
     huge=HUGE_INTS,
     next_url=NEXT_VALUES,
-    extra=st.dictionaries(st.sampled_from(["status", "organization", "decided_by", "request"]), garbage()),
+    extra=st.dictionaries(st.sampled_from(["status", "organization", "decided_by", "request", "reason"]), garbage()),
     htmx=st.sampled_from(["plain", "htmx"]),
 )
 def test_request_decisions_refuse_bad_input(client, world, action, choice, huge, next_url, extra, htmx):
     client.force_login(world.alice.user)
-    if choice == "absent":
-        pk = absent_pk(LivestreamAccessRequest)
-    elif choice == "huge":
-        pk = huge
-    else:
-        pk = world.requests[choice].pk
+    pk = request_pk(world, choice, huge)
     with rolled_back():
         before = counts()
         response = post(client, path_with_id(f"grants:{action}_request", pk), {"next": next_url, **extra}, htmx)
@@ -116,9 +123,42 @@ def test_request_decisions_refuse_bad_input(client, world, action, choice, huge,
             assert response.status_code == 200
             shown = text_of(response)
         if refusal is None:
-            assert delta(before, counts()) == {"LivestreamAccessEvent": 1}
+            # The requester (a sub-account) and the main account are told.
+            assert delta(before, counts()) == {"LivestreamAccessEvent": 1, "Message": 2}
             assert LivestreamAccessRequest.objects.get(pk=pk).status == spec.DECISIONS[action].to_status
-            assert {"approve": "已授权「", "decline": "已拒绝「", "revoke": "已解除「"}[action] in shown
+            assert {"approve": "已授权「", "revoke": "已解除「"}[action] in shown
         else:
             assert delta(before, counts()) == {}
             assert SHOWN[refusal.code][1] in shown
+
+
+@fuzz(40)
+@given(
+    choice=REQUEST_CHOICES,
+    huge=HUGE_INTS,
+    reason=st.one_of(st.just(MISSING), garbage(), st.sampled_from(["档期已满", " " * 3, "理" * 200, "理" * 201])),
+    next_url=NEXT_VALUES,
+    extra=st.dictionaries(st.sampled_from(["status", "organization", "decided_by", "request"]), garbage()),
+    htmx=st.sampled_from(["plain", "htmx"]),
+)
+def test_decline_with_a_reason_refuses_bad_input(client, world, choice, huge, reason, next_url, extra, htmx):
+    """拒绝 in its dialog: the reason is checked by the spec model's text rule, then the decision."""
+    client.force_login(world.alice.user)
+    pk = request_pk(world, choice, huge)
+    with rolled_back():
+        before = counts()
+        fields = {"reason": reason, "next": next_url, **extra}
+        response = post(client, path_with_id("grants:decline_request", pk), fields, htmx)
+        if choice in ("foreign", "absent", "huge"):
+            assert_not_found(response, before)
+            return
+        text = None if reason == MISSING else reason
+        if refusal := spec.text_refusal(text):
+            assert_refused(response, htmx, [("reason", None)], before)
+            return
+        if refusal := spec.decision_refusal("decline", world.requests[choice].status):
+            assert_refused(response, htmx, [SHOWN[refusal.code]], before)
+            return
+        assert_done(response, htmx, before, {"LivestreamAccessEvent": 1, "Message": 2})
+        declined = LivestreamAccessRequest.objects.get(pk=pk)
+        assert (declined.status, declined.reason) == ("declined", (text or "").strip())

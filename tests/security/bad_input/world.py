@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from grants import services
-from grants.factories import GrantFactory
-from grants.models import Grant, LivestreamAccessRequest
+from grants.factories import GrantFactory, GrantRequestFactory
+from grants.models import Grant, GrantRequest, LivestreamAccessRequest
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
 from portal.factories import DEMO_PASSWORD, AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
@@ -24,6 +25,10 @@ class World:
     free_orgs: list[Organization]  # never granted by alice
     streams: dict[str, Livestream]
     requests: dict[str, LivestreamAccessRequest]
+    # Full-data and extension requests: "pending" (free_orgs[0] → alice), "expired" (free_orgs[1]
+    # → alice, made 8 days ago), "declined" (an agency → alice, today), "extension" (of the
+    # scheduled grant, pending), "foreign" (free_orgs[0] → bob).
+    grant_requests: dict[str, GrantRequest]
 
     @property
     def main(self):
@@ -60,4 +65,28 @@ def build_world() -> World:
     services.decline_livestream_request(request=requests["declined"], actor=alice.user)
     for access_request in requests.values():
         access_request.refresh_from_db()
-    return World(alice, bob, carol, shop, staff, grants, free_orgs, streams, requests)
+    today = grants["active"].starts_on + datetime.timedelta(days=10)  # the factories' "today"
+    declining = AgencyFactory(name="被拒机构")
+    grant_requests = {
+        "pending": services.request_grant(
+            creator=alice, starts_on=today, ends_on=today + datetime.timedelta(days=30),
+            actor=free_orgs[0].main_account, message="想看数据",
+        ),
+        "expired": GrantRequestFactory(creator=alice, organization=free_orgs[1], expired=True),
+        "declined": services.decline_grant_request(
+            request=services.request_grant(
+                creator=alice, starts_on=today, ends_on=today, actor=declining.main_account
+            ),
+            actor=alice.user, reason="暂不合作",
+        ),
+        "extension": services.request_extension(
+            grant=grants["scheduled"], ends_on=grants["scheduled"].ends_on + datetime.timedelta(days=30),
+            actor=scheduled_org.main_account,
+        ),
+        "foreign": services.request_grant(
+            creator=bob, starts_on=today, ends_on=today, actor=free_orgs[0].main_account
+        ),
+    }  # fmt: skip
+    for grant_request in grant_requests.values():
+        grant_request.refresh_from_db()
+    return World(alice, bob, carol, shop, staff, grants, free_orgs, streams, requests, grant_requests)

@@ -1,0 +1,261 @@
+"""The messages grants sends (SPEC §10, "What is sent, to whom"): each kind registered with the
+inbox, and one function per event that picks the recipients and the parameters.
+
+A message stores its kind and parameters (names, dates as ISO strings, codes), never a sentence:
+the text below is rendered when the message is read, in the reader's language. Every function is
+called by a service of ``grants/services.py`` inside its transaction. The reminders and the
+"request expired" messages are sent by the scheduled job (issue 14); their kinds are here so the
+inbox shows them like the others.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
+from notifications import services as inbox
+from notifications.kinds import Category, register
+from portal.models import Creator, Membership
+
+# --- rendering, at read time ---------------------------------------------------------------------
+
+
+def _day(value) -> str:
+    try:
+        return date_format(datetime.date.fromisoformat(value), "Y-m-d")
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _period(p: dict) -> str:
+    if p.get("starts_on"):
+        return _("%(start)s 至 %(end)s") % {"start": _day(p["starts_on"]), "end": _day(p.get("ends_on"))}
+    return _("截止日期延长至 %(end)s") % {"end": _day(p.get("ends_on"))}
+
+
+def _request_kind(p: dict) -> str:
+    return _("续约申请") if p.get("request_kind") == "extension" else _("全部带货数据申请")
+
+
+def _reason(p: dict) -> str:
+    return _("理由：%(reason)s") % {"reason": p["reason"]} if p.get("reason") else _("未填写理由。")
+
+
+def _grant_request_received(p: dict) -> str:
+    text = _("「%(org)s」提交了%(kind)s：%(period)s。") % {
+        "org": p.get("organization", ""), "kind": _request_kind(p), "period": _period(p),
+    }  # fmt: skip
+    if p.get("message"):
+        text += " " + _("留言：%(message)s") % {"message": p["message"]}
+    return text
+
+
+def _grant_changed(p: dict) -> str:
+    names = {"creator": p.get("creator", ""), "period": _period(p)}
+    operation = p.get("operation")
+    if operation == "authorize":
+        return _("「%(creator)s」已授权本机构查看其全部带货数据：%(period)s。") % names
+    if operation == "revoke":
+        return _("「%(creator)s」已解除对本机构的全部带货数据授权，立即生效。") % names
+    return _("「%(creator)s」已为本机构续约全部带货数据授权：%(period)s。") % names
+
+
+def _grant_changed_title(p: dict) -> str:
+    return {"authorize": _("新的全部数据授权"), "revoke": _("全部数据授权已解除")}.get(
+        p.get("operation"), _("全部数据授权已续约")
+    )
+
+
+def _livestream(p: dict) -> dict:
+    return {"creator": p.get("creator", ""), "title": p.get("livestream", ""), "org": p.get("organization", "")}
+
+
+KINDS = {
+    "grant_request_received": (
+        Category.REQUESTS,
+        lambda p: _("新的续约申请") if p.get("request_kind") == "extension" else _("新的全部数据申请"),
+        _grant_request_received,
+    ),
+    "livestream_request_received": (
+        Category.REQUESTS,
+        lambda p: _("新的直播间数据申请"),
+        lambda p: _("「%(org)s」申请查看直播「%(title)s」的更多数据。") % _livestream(p),
+    ),
+    "grant_changed": (Category.DECISIONS, _grant_changed_title, _grant_changed),
+    "grant_request_approved": (
+        Category.DECISIONS,
+        lambda p: _("申请已通过"),
+        lambda p: (
+            _("「%(creator)s」同意了本机构的%(kind)s，授权期限：%(period)s。")
+            % {"creator": p.get("creator", ""), "kind": _request_kind(p), "period": _period(p)}
+        ),
+    ),
+    "grant_request_declined": (
+        Category.DECISIONS,
+        lambda p: _("申请被拒绝"),
+        lambda p: (
+            _("「%(creator)s」拒绝了本机构的%(kind)s。") % {"creator": p.get("creator", ""), "kind": _request_kind(p)}
+            + " "
+            + _reason(p)
+        ),
+    ),
+    "grant_request_expired": (
+        Category.DECISIONS,
+        lambda p: _("申请已过期"),
+        lambda p: (
+            _("「%(creator)s」7 天内未处理本机构的%(kind)s，申请已过期，可重新申请。")
+            % {"creator": p.get("creator", ""), "kind": _request_kind(p)}
+        ),
+    ),
+    "livestream_request_approved": (
+        Category.DECISIONS,
+        lambda p: _("直播间数据申请已通过"),
+        lambda p: _("「%(creator)s」已授权查看直播「%(title)s」的全部数据。") % _livestream(p),
+    ),
+    "livestream_request_declined": (
+        Category.DECISIONS,
+        lambda p: _("直播间数据申请被拒绝"),
+        lambda p: _("「%(creator)s」拒绝了查看直播「%(title)s」数据的申请。") % _livestream(p) + " " + _reason(p),
+    ),
+    "livestream_request_expired": (
+        Category.DECISIONS,
+        lambda p: _("直播间数据申请已过期"),
+        lambda p: (
+            _("「%(creator)s」7 天内未处理查看直播「%(title)s」数据的申请，申请已过期，可重新申请。") % _livestream(p)
+        ),
+    ),
+    "livestream_request_ended": (
+        Category.DECISIONS,
+        lambda p: _("直播间数据申请已失效"),
+        lambda p: (
+            _("直播「%(title)s」已不再属于「%(creator)s」，本机构对它的申请或授权已失效，可向新的达人重新申请。")
+            % _livestream(p)
+        ),
+    ),
+    "livestream_access_revoked": (
+        Category.DECISIONS,
+        lambda p: pgettext("message title", "直播间数据授权已解除"),
+        lambda p: _("「%(creator)s」已解除直播「%(title)s」的数据授权。") % _livestream(p),
+    ),
+}
+
+for _name, (_category, _title, _text) in KINDS.items():
+    register(_name, category=_category, title=_title, text=_text)
+
+
+# --- who is told of what, written in the service's transaction -----------------------------------
+
+
+def _iso(day: datetime.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def main_account(organization_id: int):
+    """The organization's main account (one query), or None."""
+    membership = (
+        Membership.objects.select_related("user")
+        .filter(organization_id=organization_id, role=Membership.Role.MAIN)
+        .first()
+    )
+    return membership.user if membership else None
+
+
+def grant_request_received(grant_request) -> None:
+    """A new full-data or extension request: its creator is told."""
+    inbox.notify(
+        recipients=[grant_request.creator.user],
+        kind="grant_request_received",
+        params={
+            "organization": grant_request.organization.name,
+            "request_kind": grant_request.kind,
+            "starts_on": _iso(grant_request.starts_on),
+            "ends_on": _iso(grant_request.ends_on),
+            "message": grant_request.message,
+        },
+        link=reverse("grants:grant_request_detail", args=[grant_request.pk]),
+    )
+
+
+def grant_changed(grant, operation: str) -> None:
+    """A grant authorized, renewed (early or not) or revoked: the organization's main account."""
+    inbox.notify(
+        recipients=[main_account(grant.organization_id)],
+        kind="grant_changed",
+        params={
+            "creator": grant.creator.name,
+            "operation": operation,
+            "starts_on": _iso(grant.starts_on),
+            "ends_on": _iso(grant.ends_on),
+        },
+        link=reverse("grants:grant_detail", args=[grant.pk]),
+    )
+
+
+def grant_request_decided(grant_request, grant=None) -> None:
+    """A full-data or extension request approved (with the grant's period) or declined (with the
+    reason): the organization's main account."""
+    approved = grant is not None
+    params = {"creator": grant_request.creator.name, "request_kind": grant_request.kind}
+    if approved:
+        params.update(starts_on=_iso(grant.starts_on), ends_on=_iso(grant.ends_on))
+    else:
+        params["reason"] = grant_request.reason
+    inbox.notify(
+        recipients=[main_account(grant_request.organization_id)],
+        kind="grant_request_approved" if approved else "grant_request_declined",
+        params=params,
+        link=reverse("grants:grant_detail", args=[grant.pk])
+        if approved
+        else reverse("grants:grant_request_detail", args=[grant_request.pk]),
+    )
+
+
+def _livestream_params(access_request) -> dict:
+    livestream = access_request.livestream
+    return {
+        "creator": livestream.creator.name,
+        "livestream": livestream.title,
+        "organization": access_request.organization.name,
+        "reason": access_request.reason,
+    }
+
+
+def livestream_request_received(access_request) -> None:
+    """A new livestream request: the livestream's creator."""
+    inbox.notify(
+        recipients=[access_request.livestream.creator.user],
+        kind="livestream_request_received",
+        params=_livestream_params(access_request),
+        link=reverse("grants:creator_requests") + f"#request-row-{access_request.pk}",
+    )
+
+
+def livestream_request_decided(access_request, kind: str) -> None:
+    """Approved, declined (with the reason) or revoked: the requester and the main account."""
+    inbox.notify(
+        recipients=[access_request.requested_by, main_account(access_request.organization_id)],
+        kind=kind,
+        params=_livestream_params(access_request),
+        link=reverse("livestreams:detail", args=[access_request.livestream_id]),
+    )
+
+
+def livestream_requests_ended(ended) -> None:
+    """Requests ended because their livestream went to another creator: each request's requester
+    and its organization's main account, naming the creator the request was made to."""
+    creators = {c.pk: c.name for c in Creator.objects.filter(pk__in={r.creator_id for r in ended})}
+    for access_request in ended:
+        inbox.notify(
+            recipients=[access_request.requested_by, main_account(access_request.organization_id)],
+            kind="livestream_request_ended",
+            params={
+                "creator": creators.get(access_request.creator_id, ""),
+                "livestream": access_request.livestream.title,
+                "organization": access_request.organization.name,
+            },
+            link=reverse("livestreams:org_livestreams"),
+        )
