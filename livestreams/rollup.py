@@ -463,23 +463,25 @@ def stale_sales(rollup: SalesRollup, *, using: str | None = None) -> tuple[set[K
 
 
 def repair_sales(*, using: str | None = None) -> dict[str, int]:
-    """Find and refresh whatever of the sales roll-ups is stale (``stale_sales()``); returns how
-    many day keys and ceiling keys each roll-up had stale."""
-    repaired = {}
-    for rollup in SALES:
-        days, _bounds = stale_sales(rollup, using=using)
-        refresh_creator_days(days, using=using)
-        _days, bounds = stale_sales(rollup, using=using)
-        using_ = using or router.db_for_write(rollup.bound)
-        with transaction.atomic(using=using_):
-            connection = connections[using_]
+    """Find and refresh whatever of the sales roll-ups is stale (``stale_sales()``): the days first
+    (which also refreshes the ceilings of the rows they change), then the ceilings still stale.
+    Returns how many day keys and ceiling keys of each table were found stale."""
+    found = [(sales, stale_sales(sales, using=using)) for sales in SALES]
+    refresh_creator_days({key for _sales, (days, _bounds) in found for key in days}, using=using)
+    using = using or router.db_for_write(CreatorDay)
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        for sales in SALES:
+            _days, bounds = stale_sales(sales, using=using)
             if connection.vendor == "postgresql":
-                _refresh_bounds_sql(connection, rollup, bounds)
+                _refresh_bounds_sql(connection, sales, bounds)
             else:
-                _refresh_bounds_orm(using_, rollup, bounds)
-        repaired[rollup.day._meta.model_name] = len(days)
-        repaired[rollup.bound._meta.model_name] = len(bounds)
-    return repaired
+                _refresh_bounds_orm(using, sales, bounds)
+    counts = {}
+    for sales, (days, bounds) in found:
+        counts[sales.day._meta.model_name] = len(days)
+        counts[sales.bound._meta.model_name] = len(bounds)
+    return counts
 
 
 def stale_creator_days(*, using: str | None = None) -> set[Key]:
