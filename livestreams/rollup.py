@@ -71,6 +71,7 @@ SHOP_SUMS: dict[str, models.Aggregate] = {
     "livestreams": Count("livestream_id", distinct=True),
 }
 BOUND_YEARS = 2  # a ceiling row covers the calendar years ``year`` … ``year + BOUND_YEARS - 1``
+BOUND_LOCK = "livestreams.rollup: a creator's ceilings"  # names the advisory locks (hashed to their class)
 
 
 @dataclass(frozen=True)
@@ -147,10 +148,10 @@ def refresh_creator_days(keys: Iterable[Key], *, using: str | None = None) -> No
     order, so two writers of an overlapping set take turns and the later one sums what the earlier
     committed), sum the livestreams of those days into them, delete the rows of days left without
     livestreams. The day's product and shop rows are written under that lock; the ceilings, which
-    span many days, take their own row locks the same way before they are summed. On PostgreSQL
-    three SQL statements for the totals and three per sales roll-up, over arrays of the keys,
-    whose text does not grow with them; elsewhere (SQLite, one writer at a time) the same steps
-    through the ORM.
+    span many days, are written under a lock per creator taken after it. On PostgreSQL three SQL
+    statements for the totals, one per sales roll-up for its days, and one lock and one statement
+    per roll-up for the ceilings, over arrays of the keys, whose text does not grow with them;
+    elsewhere (SQLite, one writer at a time) the same steps through the ORM.
     """
     keys = sorted(set(keys))
     if not keys:
@@ -160,8 +161,8 @@ def refresh_creator_days(keys: Iterable[Key], *, using: str | None = None) -> No
     with transaction.atomic(using=using, savepoint=False):
         if connection.vendor == "postgresql":
             _refresh_sql(connection, keys)
-            for rollup in SALES:
-                _refresh_bounds_sql(connection, rollup, _refresh_sales_sql(connection, rollup, keys))
+            changed = [(rollup, _refresh_sales_sql(connection, rollup, keys)) for rollup in SALES]
+            _refresh_bounds_sql(connection, changed)
         else:
             _refresh_orm(using, keys)
             for rollup in SALES:
@@ -342,44 +343,51 @@ def _refresh_sales_sql(connection, rollup: SalesRollup, keys: list[Key]) -> set[
         return _changed_bounds(rollup, cursor.fetchall())
 
 
-def _refresh_bounds_sql(connection, rollup: SalesRollup, bounds: set[tuple]) -> None:
-    """Recompute the ceiling rows of ``bounds`` from the day rows: lock them (an upsert in key
-    order), then sum ``bound_of()`` (the positive daily GMV of their two years) into them and delete
-    those left without days. Two statements: the sums see what the previous holder of a lock
-    committed, so writers of different days of one product take turns on its ceilings."""
-    if not bounds:
+def _refresh_bounds_sql(connection, changed: list[tuple[SalesRollup, set[tuple]]]) -> None:
+    """Recompute the ceiling rows of each roll-up's ``bounds`` from the day rows (``bound_of()``:
+    the positive daily GMV of their two years), writing only those that change and deleting those
+    left without days.
+
+    A ceiling sums many days, each written under its own day's lock, so writers of different days
+    of one creator take turns here: a transaction-scoped advisory lock per creator (in creator
+    order), then one statement per roll-up, whose snapshot, taken after the lock, holds what the
+    previous holder committed. So each changed row is written once."""
+    creators = sorted({bound[0] for _rollup, bounds in changed for bound in bounds})
+    if not creators:
         return
     quote = connection.ops.quote_name
-    table, days = quote(rollup.bound._meta.db_table), quote(rollup.day._meta.db_table)
-    columns = ["creator_id", *(quote(_column(rollup.bound, name)) for name in rollup.keys)]
-    owner = ", ".join(columns)
-    types = ", ".join(f"%s::{_array_type(rollup.bound, name, connection)}[]" for name in rollup.keys)
-    keyed = f"(SELECT * FROM unnest(%s::bigint[], {types}, %s::integer[]) AS k({owner}, year)) AS k"
-    arrays = [list(column) for column in zip(*sorted(bounds), strict=True)]
-
-    def same(alias: str, other: str) -> str:
-        return " AND ".join(f"{alias}.{column} = {other}.{column}" for column in columns)
-
-    lock = " ".join(
-        [
-            f"INSERT INTO {table} ({owner}, year, gmv) SELECT {owner}, year, 0 FROM {keyed}",
-            f"ORDER BY {owner}, year ON CONFLICT ({owner}, year) DO UPDATE SET gmv = {table}.gmv",
-        ]
-    )
-    refresh = " ".join(
-        [
-            f"WITH s AS (SELECT k.*, c.gmv, c.n FROM {keyed} CROSS JOIN LATERAL",
-            f"(SELECT coalesce(sum(greatest(d.gmv, 0)), 0) AS gmv, count(*) AS n FROM {days} AS d",
-            f"WHERE {same('d', 'k')} AND d.day >= make_date(k.year, 1, 1)",
-            "AND d.day < make_date(k.year + %s, 1, 1)) AS c),",
-            f"updated AS (UPDATE {table} AS b SET gmv = s.gmv FROM s WHERE {same('b', 's')} AND b.year = s.year",
-            "AND s.n > 0 AND b.gmv <> s.gmv)",
-            f"DELETE FROM {table} AS b USING s WHERE {same('b', 's')} AND b.year = s.year AND s.n = 0",
-        ]
-    )
     with connection.cursor() as cursor:
-        cursor.execute(lock, arrays)
-        cursor.execute(refresh, [*arrays, BOUND_YEARS])
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(hashtext(%s), (c %% 2147483648)::integer)) "
+            "FROM (SELECT c FROM unnest(%s::bigint[]) AS c ORDER BY c) AS ordered",
+            [BOUND_LOCK, creators],
+        )
+        for rollup, bounds in changed:
+            if not bounds:
+                continue
+            table, days = quote(rollup.bound._meta.db_table), quote(rollup.day._meta.db_table)
+            columns = ["creator_id", *(quote(_column(rollup.bound, name)) for name in rollup.keys)]
+            owner = ", ".join(columns)
+            types = ", ".join(f"%s::{_array_type(rollup.bound, name, connection)}[]" for name in rollup.keys)
+            arrays = [list(column) for column in zip(*sorted(bounds), strict=True)]
+
+            def same(alias: str, other: str, columns: list[str] = columns) -> str:
+                return " AND ".join(f"{alias}.{column} = {other}.{column}" for column in columns)
+
+            statement = " ".join(
+                [
+                    f"WITH k AS (SELECT * FROM unnest(%s::bigint[], {types}, %s::integer[]) AS k({owner}, year)),",
+                    "s AS (SELECT k.*, c.gmv, c.n FROM k CROSS JOIN LATERAL",
+                    f"(SELECT coalesce(sum(greatest(d.gmv, 0)), 0) AS gmv, count(*) AS n FROM {days} AS d",
+                    f"WHERE {same('d', 'k')} AND d.day >= make_date(k.year, 1, 1)",
+                    "AND d.day < make_date(k.year + %s, 1, 1)) AS c),",
+                    f"written AS (INSERT INTO {table} AS b ({owner}, year, gmv) SELECT {owner}, year, gmv FROM s",
+                    f"WHERE n > 0 ORDER BY {owner}, year ON CONFLICT ({owner}, year)",
+                    "DO UPDATE SET gmv = EXCLUDED.gmv WHERE b.gmv <> EXCLUDED.gmv)",
+                    f"DELETE FROM {table} AS b USING s WHERE {same('b', 's')} AND b.year = s.year AND s.n = 0",
+                ]
+            )
+            cursor.execute(statement, [*arrays, BOUND_YEARS])
 
 
 def _day_rows_on(keys: list[Key]) -> Iterable[Q]:
@@ -471,11 +479,11 @@ def repair_sales(*, using: str | None = None) -> dict[str, int]:
     using = using or router.db_for_write(CreatorDay)
     connection = connections[using]
     with transaction.atomic(using=using):
-        for sales in SALES:
-            _days, bounds = stale_sales(sales, using=using)
-            if connection.vendor == "postgresql":
-                _refresh_bounds_sql(connection, sales, bounds)
-            else:
+        stale = [(sales, stale_sales(sales, using=using)[1]) for sales in SALES]
+        if connection.vendor == "postgresql":
+            _refresh_bounds_sql(connection, stale)
+        else:
+            for sales, bounds in stale:
                 _refresh_bounds_orm(using, sales, bounds)
     counts = {}
     for sales, (days, bounds) in found:

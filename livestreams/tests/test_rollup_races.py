@@ -81,7 +81,8 @@ def test_concurrent_writers_of_one_day_are_all_counted():
 
 def test_concurrent_writers_of_one_product_on_different_days_keep_its_ceiling():
     """Each day is locked by its own writer, but a product's two-year ceiling sums many days: the
-    writers take turns on the ceiling's row, the last one summing what the others committed."""
+    writers take turns on the creator's ceilings (an advisory lock), the last one summing what the others
+    committed. Fails with the lock made shared."""
     creator, shop = CreatorFactory(), ShopFactory()
 
     def write(n):
@@ -94,7 +95,7 @@ def test_concurrent_writers_of_one_product_on_different_days_keep_its_ceiling():
                     products=[{"organization": shop, "sku": "A", "name": "n", "price": Decimal("1.00"), "units": 1,
                                "orders": 1, "gmv": Decimal(n + 1)}],
                 )  # fmt: skip
-                time.sleep(0.05)  # hold the ceiling's row: the others wait, then sum what this one committed
+                time.sleep(0.05)  # hold the lock: the others wait, then sum what this one committed
 
         return call
 
