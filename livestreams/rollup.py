@@ -475,11 +475,13 @@ def repair_sales(*, using: str | None = None) -> dict[str, int]:
     (which also refreshes the ceilings of the rows they change), then the ceilings still stale.
     Returns how many day keys and ceiling keys of each table were found stale."""
     found = [(sales, stale_sales(sales, using=using)) for sales in SALES]
-    refresh_creator_days({key for _sales, (days, _bounds) in found for key in days}, using=using)
+    days = {key for _sales, (stale_days, _bounds) in found for key in stale_days}
+    refresh_creator_days(days, using=using)
     using = using or router.db_for_write(CreatorDay)
     connection = connections[using]
     with transaction.atomic(using=using):
-        stale = [(sales, stale_sales(sales, using=using)[1]) for sales in SALES]
+        # Refreshing days refreshed the ceilings of what changed; look again only then.
+        stale = [(sales, stale_sales(sales, using=using)[1] if days else bounds) for sales, (_days, bounds) in found]
         if connection.vendor == "postgresql":
             _refresh_bounds_sql(connection, stale)
         else:
