@@ -16,6 +16,8 @@ creator   2: 10,000 grants (10 to organization 1, one to each of 9,990 others); 
           livestreams; 10,000 requests
 creator   3: 1,000 grants (10 to organization 1, one to each of 990 others); 1,000
           livestreams; 1,000 requests
+creator   4 "small": 100 livestreams, all in the last 366 days (moved to it from other creators
+          by the writers after the load: ``ensure_overview_data()``); the overview's small side
 org       1 "big": holds 100,000 grants (10 from each of the 10,000 creators); cooperated in
           all 20,000 livestreams
 org       2: holds 10,000 grants; cooperated in 10,000 livestreams
@@ -47,13 +49,17 @@ from livestreams.models import (
     Audience,
     Cooperation,
     CreatorDay,
+    CreatorProductBound,
+    CreatorProductDay,
+    CreatorShopBound,
+    CreatorShopDay,
     Funnel,
     Livestream,
     MinutePoint,
     ProductSale,
     TrafficSources,
 )
-from livestreams.rollup import rebuild_creator_days, refresh_creator_days, stale_creator_days
+from livestreams.rollup import rebuild_creator_days, refresh_creator_days, repair_sales, stale_creator_days
 from portal.models import Creator, Membership, Organization, User
 
 VERSION = 1
@@ -623,8 +629,9 @@ def ensure(rebuild: bool = False) -> dict:
             refresh_creator_days(stale)
             with connection.cursor() as cursor:
                 cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(CreatorDay._meta.db_table)}")
+        overview = ensure_overview_data()
         log(f"data set: reused (built on {found['built_on']}, in {found['seconds']:.0f}s)")
-        return {"reused": True, "build_seconds": found["seconds"], **found["counts"]}
+        return {"reused": True, "build_seconds": found["seconds"], **found["counts"], **overview}
     return build()
 
 
@@ -640,6 +647,7 @@ def build() -> dict:
             f"TRUNCATE {tables}, django_session, django_admin_log, portal_user_groups, "
             "portal_user_user_permissions CASCADE"
         )
+    clear_sales_rollups()
     counts: dict = {}
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -659,6 +667,7 @@ def build() -> dict:
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(no_style(), list(TABLES)):
                 cursor.execute(sql)
+    counts.update(ensure_overview_data())
     # VACUUM too: a long-lived table has its visibility map set by autovacuum, and index-only
     # scans (the capped counts) depend on it; a freshly COPYed one has none yet.
     log("  VACUUM ANALYZE …")
@@ -676,6 +685,63 @@ def build() -> dict:
         )
     log(f"data set: built in {seconds:.0f}s")
     return {"reused": False, "build_seconds": seconds, **counts}
+
+
+# --- the overview's data (issue 17: the overview at every range, a big creator against a small one) ---
+
+C_SMALL = 4
+SMALL_LIVESTREAMS = 100
+SALES_ROLLUPS = (CreatorProductDay, CreatorShopDay, CreatorProductBound, CreatorShopBound)
+
+
+def clear_sales_rollups() -> None:
+    """Empty the sales roll-ups before a build (their keys are not foreign keys: ``TRUNCATE … CASCADE``
+    of the creators does not reach them)."""
+    tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in SALES_ROLLUPS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {tables}")
+
+
+def ensure_small_creator() -> int:
+    """Give creator ``C_SMALL`` ``SMALL_LIVESTREAMS`` livestreams, all started in the last 366 days
+    (the overview's longest range), evenly spread: livestreams of creators 5 and up, moved to it by
+    the writer (``writes.move_livestream()``: the roll-ups and the requests' copy of the creator
+    follow). Returns how many it moved (none when it has them already)."""
+    from livestreams import writes
+
+    have = Livestream.objects.filter(creator_id=C_SMALL).count()
+    if have >= SMALL_LIVESTREAMS:
+        return 0
+    today = timezone.localdate()
+    since = datetime.datetime.combine(
+        today - datetime.timedelta(days=365), datetime.time.min, tzinfo=timezone.get_default_timezone()
+    )
+    pool = list(
+        Livestream.objects.filter(creator_id__gt=C_SMALL, started_at__gte=since, started_at__lte=timezone.now())
+        .order_by("started_at", "pk")
+        .select_related("creator")
+    )
+    wanted = SMALL_LIVESTREAMS - have
+    small = Creator.objects.get(pk=C_SMALL)
+    started = time.monotonic()
+    for index in range(wanted):
+        writes.move_livestream(livestream=pool[index * len(pool) // wanted], creator=small)
+    log(f"  creator {C_SMALL}: {wanted} livestreams moved to it in {time.monotonic() - started:.1f}s")
+    return wanted
+
+
+def ensure_overview_data() -> dict:
+    """The overview's small creator, and the sales roll-ups checked (a data set built before they
+    existed, or redated, has them stale: ``rollup.repair_sales()`` refreshes what differs)."""
+    moved = ensure_small_creator()
+    started = time.monotonic()
+    repaired = repair_sales()
+    if moved or any(repaired.values()):
+        log(f"  sales roll-ups: refreshed {repaired} in {time.monotonic() - started:.1f}s")
+        tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in SALES_ROLLUPS)
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM ANALYZE {tables}")
+    return {"small_creator": C_SMALL, "small_creator_moved": moved}
 
 
 def redate(days: int) -> None:

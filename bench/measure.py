@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
     "access_check_ratio": ("<=", 2.5),
     "list_scale_ratio": ("<=", 1.3),
+    "overview_range_ratio": ("<=", 1.3),
     "gated_vs_plain_ratio": (">=", 0.6),
     "import_vs_copy_ratio": (">=", 0.3),
     "worker_rss_mb": ("<=", 150),
@@ -344,6 +345,149 @@ def measure_lists(quick: bool) -> dict:
             "deep_pages": deep.get(page),
         }
     return out
+
+
+# --- the creator overview at every range ---------------------------------------------------------------
+
+
+def overview_ranges() -> dict[str, dict[str, str]]:
+    """The overview's three presets and its longest custom range (366 days to today)."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    return {
+        "7d": {"range": "7"},
+        "30d": {"range": "30"},
+        "90d": {"range": "90"},
+        "366d": {"start": (today - datetime.timedelta(days=365)).isoformat(), "end": today.isoformat()},
+    }
+
+
+@contextlib.contextmanager
+def plain_top_lists():
+    """The overview with its top lists read from the products, as before the sales roll-ups."""
+    from livestreams import speedups
+    from livestreams.models import ProductSale
+
+    saved = speedups.creator_top_products, speedups.creator_top_shops
+    speedups.creator_top_products = ProductSale.objects.top_products
+    speedups.creator_top_shops = ProductSale.objects.top_organizations
+    try:
+        yield
+    finally:
+        speedups.creator_top_products, speedups.creator_top_shops = saved
+
+
+def _sales_rollup_sizes() -> dict:
+    sizes = {}
+    with connection.cursor() as cursor:
+        for model in (*ds.SALES_ROLLUPS, *_sources()):
+            table = model._meta.db_table
+            cursor.execute(
+                f"SELECT count(*), pg_total_relation_size(%s), pg_relation_size(%s) FROM {table}", [table] * 2
+            )
+            rows, total, heap = cursor.fetchone()
+            sizes[table] = {"rows": rows, "total_mb": round(total / 2**20, 1), "heap_mb": round(heap / 2**20, 1)}
+    return sizes
+
+
+def _sources():
+    from livestreams.models import CreatorDay, ProductSale
+
+    return ProductSale, CreatorDay
+
+
+def _top_list_plans(creator_id: int, ranges: dict) -> dict:
+    """Which plan each top list took for the creator at each range, and its ``EXPLAIN ANALYZE``."""
+    from django.utils import timezone
+
+    from livestreams import speedups
+    from livestreams.ranges import parse_range
+    from portal.models import Creator
+
+    creator = Creator.objects.get(pk=creator_id)
+    plans = {}
+    for name, query in ranges.items():
+        period, _form = parse_range(query, timezone.localdate())
+        for label, top in (("products", speedups.TOP_PRODUCTS), ("shops", speedups.TOP_SHOPS)):
+            _rows, pruned = speedups.top_list(top, creator, period.start, period.end)
+            with CaptureQueriesContext(connection) as captured:
+                speedups.top_list(top, creator, period.start, period.end)
+            (query_sql,) = [q["sql"] for q in captured.captured_queries]
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query_sql)
+                text = "\n".join(row[0] for row in cursor.fetchall())
+            plans[f"{name}/{label}"] = {"plan": "pruned" if pruned else "direct", "explain": text}
+    return plans
+
+
+def measure_overview(quick: bool) -> dict:
+    """The creator overview of the big creator (10,000 livestreams) against the small one (100, all
+    in the last year), at every range, in-process like the list pages; each point also with the top
+    lists read from the products as before the roll-ups (``plain_top_lists()``), interleaved, so
+    before and after come from the same run. CPU ms: this process's CPU time per request (Django's
+    side; PostgreSQL's own work is not in it)."""
+    from livestreams.models import Livestream
+
+    rounds = 8 if quick else 15
+    ranges = overview_ranges()
+    parties = {"big": ds.C_BIG, "small": ds.C_SMALL}
+    clients = {}
+    for side, creator in parties.items():
+        client = Client()
+        client.force_login(_party_user("creator", creator))
+        clients[side] = client
+    variants = {"roll-up": contextlib.nullcontext, "plain": plain_top_lists}
+    samples = {(v, r, side): [] for v in variants for r in ranges for side in parties}
+    cpu = {(v, r, side): [] for v in variants for r in ranges for side in parties}
+    points = {}
+    for variant, context in variants.items():
+        with context():
+            for name, query in ranges.items():
+                for side, creator in parties.items():
+                    path = f"/creators/{creator}/"
+                    response = clients[side].get(path, query)
+                    with CaptureQueriesContext(connection) as captured:
+                        clients[side].get(path, query)
+                    points[variant, name, side] = {
+                        "status": response.status_code,
+                        "queries": len(captured.captured_queries),
+                        "bytes": len(response.content),
+                    }
+    log(f"  overview: {rounds} rounds over {len(samples)} points …")
+    for _ in range(rounds):
+        for name, query in ranges.items():
+            for variant, context in variants.items():
+                with context():
+                    for side, creator in parties.items():
+                        started, started_cpu = time.perf_counter(), time.process_time()
+                        clients[side].get(f"/creators/{creator}/", query)
+                        samples[variant, name, side].append(time.perf_counter() - started)
+                        cpu[variant, name, side].append(time.process_time() - started_cpu)
+    out = {}
+    for name in ranges:
+        entry = {"query": ranges[name]}
+        for variant in variants:
+            sides = {}
+            for side in parties:
+                values = samples[variant, name, side]
+                sides[side] = {
+                    **points[variant, name, side],
+                    "p50_ms": round(median(values) * 1000, 2),
+                    "p95_ms": round(percentile(values, 0.95) * 1000, 2),
+                    "cpu_ms": round(median(cpu[variant, name, side]) * 1000, 2),
+                }
+            ratio = round(sides["big"]["p50_ms"] / sides["small"]["p50_ms"], 2)
+            entry[variant] = {**sides, "ratio": ratio}
+        entry["ratio"] = entry["roll-up"]["ratio"]
+        out[name] = entry
+    counts = {side: Livestream.objects.filter(creator_id=creator).count() for side, creator in parties.items()}
+    return {
+        "parties": {side: {"creator": creator, "livestreams": counts[side]} for side, creator in parties.items()},
+        "ranges": out,
+        "plans": {"big": _top_list_plans(ds.C_BIG, ranges), "small": _top_list_plans(ds.C_SMALL, ranges)},
+        "sizes": _sales_rollup_sizes(),
+    }
 
 
 # --- throughput ---------------------------------------------------------------------------------------
@@ -713,6 +857,7 @@ def run(*, only: list[str], quick: bool, duration: float | None, previous: dict,
     steps = (
         ("access", lambda: measure_access(quick)),
         ("lists", lambda: measure_lists(quick)),
+        ("overview", lambda: measure_overview(quick)),
         ("import", lambda: measure_import(quick, workdir)),
         ("throughput", lambda: measure_throughput(quick, duration, workdir)),
     )
@@ -740,6 +885,8 @@ def targets(results: dict) -> dict:
     for page, data in (results.get("lists") or {}).items():
         if data.get("state") == "measured":
             rows[f"list_scale_ratio[{page}]"] = data.get("list_scale_ratio")
+    for name, data in ((results.get("overview") or {}).get("ranges") or {}).items():
+        rows[f"overview_range_ratio[{name}]"] = data.get("ratio")
     throughput = results.get("throughput") or {}
     rows["gated_vs_plain_ratio"] = throughput.get("gated_vs_plain_ratio")
     rows["worker_rss_mb"] = throughput.get("worker_rss_mb")
@@ -814,6 +961,9 @@ def report(results: dict) -> None:
                     f"{page} {d['page_400_ms']} vs {d['page_1_ms']} (×{d['ratio']})" for page, d in deep.items()
                 )
             )
+    overview = results.get("overview")
+    if overview:
+        report_overview(overview)
     throughput = results.get("throughput")
     if throughput:
         p("\n== throughput under gunicorn ==")
@@ -858,3 +1008,34 @@ def report(results: dict) -> None:
         p(f"  {verdict:<5} {name:<36} {row['value']!s:>8}  (target {row['target']})")
     if results.get("kept_from_previous_run"):
         p(f"  (kept from the previous run: {', '.join(results['kept_from_previous_run'])})")
+
+
+def report_overview(overview: dict) -> None:
+    p = print
+    parties = overview["parties"]
+    p(
+        "\n== creator overview by range: big (creator {big[creator]}, {big[livestreams]:,} livestreams) against small "
+        "(creator {small[creator]}, {small[livestreams]:,}) ==".format(**parties)
+    )
+    p("  server time in ms, p50 / p95; queries; CPU ms of this process (median)")
+    p(f"  {'range':<6}{'big':>24}{'small':>24}{'ratio':>8}   before (top lists from the products): big, small, ratio")
+    for name, entry in overview["ranges"].items():
+        after, before = entry["roll-up"], entry["plain"]
+
+        def cell(side):
+            return f"{side['p50_ms']:>7.1f} / {side['p95_ms']:>6.1f} q{side['queries']} c{side['cpu_ms']:.0f}"
+
+        p(
+            f"  {name:<6}{cell(after['big']):>24}{cell(after['small']):>24}{after['ratio']:>8}   "
+            f"{before['big']['p50_ms']:.1f}, {before['small']['p50_ms']:.1f}, {before['ratio']}"
+        )
+    for side, plans in overview["plans"].items():
+        p(f"  plans ({side}): " + ", ".join(f"{key} {value['plan']}" for key, value in plans.items()))
+    p(
+        "  sizes: "
+        + "; ".join(f"{table} {v['rows']:,} rows {v['total_mb']} MB" for table, v in overview["sizes"].items())
+    )
+    for key in ("366d/products", "366d/shops"):
+        p(f"  EXPLAIN (big, {key}):")
+        for line in overview["plans"]["big"][key]["explain"].splitlines():
+            p(f"    {line}")

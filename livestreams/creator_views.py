@@ -21,7 +21,7 @@ from portal.pagination import paginate
 from portal.replicas import reads_replica
 
 from . import speedups
-from .models import SORT_KEYS, Livestream, ProductSale
+from .models import SORT_KEYS, Livestream
 from .ranges import PRESETS, parse_range
 from .views import MODULE_CARDS
 
@@ -70,8 +70,8 @@ def overview(request: HttpRequest, answer) -> HttpResponse:
         context.update(_overview_figures(creator, date_range))
     if answer.may_view("products"):
         context.update(
-            top_products=ProductSale.objects.top_products(creator, date_range.start, date_range.end),
-            top_shops=ProductSale.objects.top_organizations(creator, date_range.start, date_range.end),
+            top_products=speedups.creator_top_products(creator, date_range.start, date_range.end),
+            top_shops=speedups.creator_top_shops(creator, date_range.start, date_range.end),
         )
     template = "livestreams/creator_overview.html"
     if request.htmx and not request.htmx.boosted:

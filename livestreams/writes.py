@@ -5,8 +5,9 @@ it writes in step by calling it directly, in that transaction:
 
 - the livestream's sums (``gmv``, ``orders``, ``units``) and its cooperations (figures and their
   copy of ``started_at``): from its products and partners (``bulk.cooperations_of()``);
-- the creator roll-up (``CreatorDay``): ``rollup.refresh_creator_days()`` with every (creator, day)
-  a written livestream had before and has after;
+- the creator roll-ups (``CreatorDay``; the products and shops per day and their ceilings):
+  ``rollup.refresh_creator_days()`` with every (creator, day) a written livestream had before and
+  has after (the day of a livestream whose products change, too);
 - ``updated_at``, moved by every writer (the module cache key is made of the livestream's row);
 - the access requests when a livestream moves to another creator: its pending and approved requests
   end (``grants.services.end_livestream_access()``, one history event each), so no approval given

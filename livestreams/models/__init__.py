@@ -4,7 +4,8 @@ audiences, and the creator roll-up. Models and their reads only; nothing here wr
 A livestream belongs to one creator. The products sold in it belong to shops (``ProductSale``); an
 organization whose products were sold in it, or that worked on it as a partner, *cooperated* in it
 (``Cooperation``, one row per livestream and organization). ``CreatorDay`` sums a creator's
-livestreams per start day.
+livestreams per start day; ``CreatorProductDay`` and ``CreatorShopDay`` their products per start day
+and product or shop, with two-year ceilings (``CreatorProductBound``, ``CreatorShopBound``).
 
 Every write of this data goes through ``livestreams.writes`` (named, keyword-only writers, one
 transaction each), which keeps what is derived in step by calling it directly: the livestream's
@@ -15,6 +16,7 @@ raw SQL) leaves the derived rows as they were.
 """
 
 from .creator_day import CreatorDay, CreatorDayQuerySet
+from .creator_sales import CreatorProductBound, CreatorProductDay, CreatorShopBound, CreatorShopDay
 from .livestream import (
     DAY_KEYS,
     SORT_KEYS,
@@ -41,6 +43,10 @@ __all__ = [
     "CooperationQuerySet",
     "CreatorDay",
     "CreatorDayQuerySet",
+    "CreatorProductBound",
+    "CreatorProductDay",
+    "CreatorShopBound",
+    "CreatorShopDay",
     "Funnel",
     "Livestream",
     "LivestreamQuerySet",

@@ -40,6 +40,9 @@ class ProductSaleQuerySet(models.QuerySet):
 
         Grouped by (shop, sku) alone; the shop's name is looked up for the ``limit`` rows kept only
         (a subquery PostgreSQL evaluates after the sort and limit), not joined to every product.
+        Ties of GMV go by sku, then by the shop's id (two shops may use one sku), so the order, and
+        which rows a tie at the limit keeps, is the same on every run and in every plan.
+        ``speedups.creator_top_products()`` reads the same rows from the roll-up.
         """
         return list(
             self._sold_in(creator, start, end)
@@ -52,7 +55,7 @@ class ProductSaleQuerySet(models.QuerySet):
                 livestreams=models.Count("livestream_id"),
             )  # fmt: skip
             .annotate(organization__name=_organization_field("name"))
-            .order_by("-gmv", "sku")[:limit]
+            .order_by("-gmv", "sku", "organization_id")[:limit]
         )
 
     def top_organizations(self, creator: Creator, start: datetime.date, end: datetime.date, limit: int = 10) -> list:
@@ -64,6 +67,7 @@ class ProductSaleQuerySet(models.QuerySet):
         products, the planner walks the period's livestreams by index and their products by
         index, as for ``top_products()``; from the smaller cooperation table it preferred a
         sequential scan of all of it. Names as in ``top_products()``.
+        ``speedups.creator_top_shops()`` reads the same rows from the roll-up.
         """
         return list(
             self._sold_in(creator, start, end)

@@ -1,8 +1,10 @@
-"""The creator roll-up (CreatorDay) always equals a direct aggregate of the livestreams, whatever
-writer wrote them (``livestreams.writes``): the factory's upsert, the importer (create and upsert,
-moving a livestream to another day or creator), replace_products, update_live_figures,
-move_livestream, delete_livestreams; and ``rollup``'s own refresh, rebuild and staleness check.
-The overview reads it (``speedups``; compared on random data in test_speedups.py)."""
+"""The creator roll-ups always equal a direct aggregate of the livestreams and their products,
+whatever writer wrote them (``livestreams.writes``): the factory's upsert, the importer (create and
+upsert, moving a livestream to another day or creator), replace_products, update_live_figures,
+move_livestream, delete_livestreams; and ``rollup``'s own refresh, rebuild and staleness checks.
+That is the daily totals (CreatorDay), the products and shops per day and their two-year ceilings
+(``assert_consistent()`` checks all of them after every write). The overview reads them
+(``speedups``; compared on random data in test_speedups.py)."""
 
 import datetime
 import json
@@ -22,7 +24,16 @@ from livestreams import rollup, speedups, writes
 from livestreams.factories import LivestreamFactory
 from livestreams.importer import import_lines
 from livestreams.management.commands import make_sample_livestreams as sample
-from livestreams.models import CreatorDay, Livestream, local_day
+from livestreams.models import (
+    CreatorDay,
+    CreatorProductBound,
+    CreatorProductDay,
+    CreatorShopBound,
+    CreatorShopDay,
+    Livestream,
+    ProductSale,
+    local_day,
+)
 from portal.factories import CreatorFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +69,8 @@ def assert_consistent():
     expected = direct()
     assert expected, "nothing to compare"
     assert rolled_up() == expected
+    for sales in rollup.SALES:
+        assert rollup.stale_sales(sales) == (set(), set())
 
 
 def products(shop, gmv="10.00", units=1, sku="SKU-1"):
@@ -182,6 +195,102 @@ def test_refresh_is_idempotent_and_repairs_a_stale_row():
     assert_consistent()
 
 
+def sold(shop, sku, gmv, units=1, name="n"):
+    return {"organization": shop, "sku": sku, "name": name, "price": Decimal("1.00"), "units": units,
+            "orders": units, "gmv": Decimal(gmv)}  # fmt: skip
+
+
+def test_sales_roll_ups_by_hand():
+    """Per creator, start day and product (or shop): the products' sums, the largest name, and the
+    livestreams it sold in, a shop's counted once per livestream however many of its products sold
+    there; the ceilings sum the positive daily GMV of two calendar years."""
+    creator, shop, other = CreatorFactory(), ShopFactory(), ShopFactory()
+    day = datetime.date(2026, 1, 1)
+
+    def stream(hour, products, started=None):
+        return LivestreamFactory(creator=creator, cooperating=[], minutes=0,
+                                 started_at=started or at(2026, 1, 1, hour))  # fmt: skip
+
+    first = stream(9, [])
+    writes.replace_products(livestream=first, products=[sold(shop, "A", "10.00", 2, "apple"), sold(shop, "B", "5.00")])
+    second = stream(21, [])
+    writes.replace_products(
+        livestream=second, products=[sold(shop, "A", "1.50", 1, "banana"), sold(other, "A", "-2.00")]
+    )
+    late = stream(0, [], started=at(2025, 12, 31, 23, 59))  # the day before, in the previous year
+    writes.replace_products(livestream=late, products=[sold(shop, "A", "7.00")])
+
+    rows = {(r.day, r.organization_id, r.sku): (r.name, r.gmv, r.orders, r.units, r.livestreams)
+            for r in CreatorProductDay.objects.filter(creator=creator)}  # fmt: skip
+    assert rows == {
+        (day, shop.pk, "A"): ("banana", Decimal("11.50"), 3, 3, 2),
+        (day, shop.pk, "B"): ("n", Decimal("5.00"), 1, 1, 1),
+        (day, other.pk, "A"): ("n", Decimal("-2.00"), 1, 1, 1),
+        (day - datetime.timedelta(days=1), shop.pk, "A"): ("n", Decimal("7.00"), 1, 1, 1),
+    }
+    shops = {(r.day, r.organization_id): (r.gmv, r.units, r.livestreams)
+             for r in CreatorShopDay.objects.filter(creator=creator)}  # fmt: skip
+    assert shops == {
+        (day, shop.pk): (Decimal("16.50"), 4, 2),  # three products, two livestreams
+        (day, other.pk): (Decimal("-2.00"), 1, 1),
+        (day - datetime.timedelta(days=1), shop.pk): (Decimal("7.00"), 1, 1),
+    }
+    bounds = {(r.year, r.organization_id, r.sku): r.gmv for r in CreatorProductBound.objects.filter(creator=creator)}
+    assert bounds == {
+        (2024, shop.pk, "A"): Decimal("7.00"),  # 2025's day: in the ceilings of 2024–2025 and 2025–2026
+        (2025, shop.pk, "A"): Decimal("18.50"),
+        (2026, shop.pk, "A"): Decimal("11.50"),
+        (2025, shop.pk, "B"): Decimal("5.00"),
+        (2026, shop.pk, "B"): Decimal("5.00"),
+        (2025, other.pk, "A"): Decimal("0.00"),  # sold, at a loss: a row, no ceiling above zero
+        (2026, other.pk, "A"): Decimal("0.00"),
+    }
+    assert {(r.year, r.organization_id): r.gmv for r in CreatorShopBound.objects.filter(creator=creator)} == {
+        (2024, shop.pk): Decimal("7.00"),
+        (2025, shop.pk): Decimal("23.50"),
+        (2026, shop.pk): Decimal("16.50"),
+        (2025, other.pk): Decimal("0.00"),
+        (2026, other.pk): Decimal("0.00"),
+    }
+    assert_consistent()
+    # Moving the late livestream to the next day: its old day's rows and the 2024 ceilings go.
+    writes.upsert_livestream(
+        external_id=late.external_id, creator=creator, title="t", started_at=at(2026, 1, 2, 0, 1), ended_at=None,
+        totals={"viewers": 1, "peak_online": 1, "avg_watch_seconds": 1, "new_followers": 0},
+        products=[sold(shop, "A", "7.00")],
+    )  # fmt: skip
+    assert_consistent()
+    assert not CreatorProductBound.objects.filter(creator=creator, year=2024).exists()
+    ceiling = CreatorProductBound.objects.get(creator=creator, year=2026, organization=shop, sku="A")
+    assert ceiling.gmv == Decimal("18.50")
+    writes.delete_livestreams(ids=[first.pk, second.pk, late.pk])
+    assert not CreatorProductDay.objects.filter(creator=creator).exists()
+    assert not CreatorShopBound.objects.filter(creator=creator).exists()
+
+
+def test_sales_drift_is_found_and_repaired():
+    """Rows changed around the writers: ``stale_sales()`` names the day and ceiling keys, and
+    ``repair_sales()`` (and ``rebuild_creator_days()`` for the days) put them right."""
+    creator, shop = CreatorFactory(), ShopFactory()
+    stream = LivestreamFactory(creator=creator, cooperating=[shop], started_at=at(2026, 3, 1, 20), minutes=0)
+    day = datetime.date(2026, 3, 1)
+    CreatorProductDay.objects.filter(creator=creator).update(units=999)
+    CreatorShopBound.objects.filter(creator=creator, year=2025).update(gmv=Decimal("1.00"))
+    CreatorProductBound.objects.create(creator=creator, year=2027, organization=shop, sku="ghost", gmv=1)
+    assert rollup.stale_sales(rollup.PRODUCTS)[0] == {(creator.pk, day)}
+    assert rollup.stale_sales(rollup.PRODUCTS)[1] == {(creator.pk, shop.pk, "ghost", 2027)}
+    assert rollup.stale_sales(rollup.SHOPS) == (set(), {(creator.pk, shop.pk, 2025)})
+    assert rollup.repair_sales() == {
+        "creatorproductday": 1, "creatorproductbound": 1, "creatorshopday": 0, "creatorshopbound": 1,
+    }  # fmt: skip
+    assert_consistent()
+    ProductSale.objects.filter(livestream=stream).update(gmv=Decimal("3.00"))  # around the writers
+    assert rollup.stale_sales(rollup.SHOPS)[0] == {(creator.pk, day)}
+    rollup.rebuild_creator_days()
+    for sales in rollup.SALES:
+        assert rollup.stale_sales(sales) == (set(), set())
+
+
 # --- readers -------------------------------------------------------------------------------------
 
 
@@ -238,3 +347,19 @@ def test_badge_is_capped_on_every_page(client, monkeypatch):
     client.force_login(creator.user)
     html = client.get(reverse("livestreams:creator_overview", args=[creator.pk])).content.decode()
     assert ">2+</span>" in html
+
+
+def test_the_overview_reads_its_top_lists_from_the_roll_ups(client, month):
+    """No query of the overview reads the products: the top lists come from the sales roll-ups."""
+    client.force_login(month.user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(
+            reverse("livestreams:creator_overview", args=[month.pk]), {"start": "2026-10-01", "end": "2026-11-30"}
+        )
+    assert response.status_code == 200
+    assert response.context["top_products"]
+    assert response.context["top_shops"]
+    sql = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "livestreams_productsale" not in sql
+    assert "livestreams_creatorproductday" in sql
+    assert "livestreams_creatorshopday" in sql

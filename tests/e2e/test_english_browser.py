@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from grants import services
 from grants.factories import GrantFactory
+from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Audience, ProductSale
 from portal.factories import DEMO_PASSWORD, AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
@@ -54,10 +55,15 @@ def switch_to_english(page) -> None:
 
 
 def ascii_data(*livestreams) -> None:
-    """The factories pick Chinese product and place names; give them English ones."""
-    sales = ProductSale.objects.filter(livestream__in=livestreams).order_by("pk")
-    for number, sale in enumerate(sales, start=1):
-        ProductSale.objects.filter(pk=sale.pk).update(name=f"Product {number}")
+    """The factories pick Chinese product and place names; give them English ones (the products
+    through their writer, so the overview's roll-up of them follows)."""
+    number = 0
+    for livestream in livestreams:
+        products = list(ProductSale.objects.filter(livestream=livestream).order_by("pk").values(*writes.PRODUCT_FIELDS))
+        for product in products:
+            number += 1
+            product["name"] = f"Product {number}"
+        writes.replace_products(livestream=livestream, products=products)
     for livestream in livestreams:
         Audience.objects.filter(livestream=livestream).update(
             provinces={"Guangdong": 0.24, "Zhejiang": 0.18, "Jiangsu": 0.12, "Sichuan": 0.08},
