@@ -663,7 +663,12 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
             if process.poll() is not None or time.monotonic() > deadline:
                 return {"error": "gunicorn did not start"}
             time.sleep(0.2)
-        pages = {"plain": "/bench/plain/", "same_template": f"/bench/same-template/{livestream_id}/", "gated": gated}
+        pages = {
+            "plain": "/bench/plain/",
+            "same_template": f"/bench/same-template/{livestream_id}/",
+            "gated": gated,
+            "gated_no_bell": "/bench/no-bell" + gated,  # the same page without the bell's query
+        }
         statuses = {}
         for name, path in pages.items():
             status, body = _get(port, path, cookie)
@@ -718,6 +723,10 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
         "plain_rps_runs": samples["plain"],
         "same_template_rps_runs": samples["same_template"],
         "gated_vs_plain_ratio": round(rps["gated"] / rps["plain"], 2) if rps["plain"] else None,
+        # Diagnostic (no target): what the bell (the unread count, one query) costs the gated page.
+        "gated_no_bell_rps": round(rps["gated_no_bell"], 1),
+        "gated_no_bell_rps_runs": samples["gated_no_bell"],
+        "bell_cost_pct": round(100 * (1 - rps["gated"] / rps["gated_no_bell"]), 1) if rps["gated_no_bell"] else None,
         # Diagnostic (no target): the gate and the data queries alone, template rendering taken out.
         "gated_vs_same_template_ratio": round(rps["gated"] / rps["same_template"], 2) if rps["same_template"] else None,
         "worker_rss_mb": max(values) if values else None,
@@ -976,6 +985,11 @@ def report(results: dict) -> None:
                 f"{t['run_seconds']:.0f}s runs; page {t['page_bytes']:,} bytes (plain {t['plain_bytes']:,})"
             )
             p(f"  gated {t['gated_path']}: {t['gated_rps']:.0f} req/s  runs {t['gated_rps_runs']}")
+            if t.get("gated_no_bell_rps"):
+                p(
+                    f"  diagnostic, the gated page without the bell: {t['gated_no_bell_rps']:.0f} req/s  "
+                    f"runs {t['gated_no_bell_rps_runs']} (the bell costs {t['bell_cost_pct']} %)"
+                )
             p(f"  plain {t['plain_path']}: {t['plain_rps']:.0f} req/s  runs {t['plain_rps_runs']}")
             p(
                 f"  diagnostic, the gated page's template from memory {t['same_template_path']}: "

@@ -6,6 +6,9 @@
 - ``/bench/same-template/<id>/``: a diagnostic. The gated page's own template (the traffic module)
   rendered from a livestream loaded once per process, so it costs the page's template rendering and
   its shell (session, user, perspective switcher) but neither the access check nor the data queries.
+- ``/bench/no-bell/<project path>``: the project's page at that path, without the bell (the unread
+  count in the header, one query on every page of a member): the bench's settings put ``bell``
+  below in place of the notifications app's context processor, and it answers nothing here.
 """
 
 from pathlib import Path
@@ -15,10 +18,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template import engines
-from django.urls import path
+from django.urls import path, resolve
 
 from livestreams.models import Livestream
+from notifications.context_processors import bell as project_bell
 from portal.urls import urlpatterns as project_urlpatterns
+
+NO_BELL = "/bench/no-bell/"
 
 _plain = None
 _livestreams: dict[int, Livestream] = {}
@@ -43,8 +49,19 @@ def same_template(request, livestream_id: int):
     return render(request, "livestreams/traffic.html", {"livestream": livestream})
 
 
+def bell(request):
+    """The project's bell, except on the pages served under ``NO_BELL``."""
+    return {} if request.path.startswith(NO_BELL) else project_bell(request)
+
+
+def no_bell(request, rest: str):
+    match = resolve("/" + rest)
+    return match.func(request, *match.args, **match.kwargs)
+
+
 urlpatterns = [
     path("bench/plain/", plain, name="bench_plain"),
     path("bench/same-template/<int:livestream_id>/", same_template, name="bench_same_template"),
+    path("bench/no-bell/<path:rest>", no_bell, name="bench_no_bell"),
     *project_urlpatterns,
 ]
