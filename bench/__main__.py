@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CHART = Path(__file__).resolve().parent / "scale.svg"
-SECTIONS = ("access", "lists", "overview", "throughput", "import")
+SECTIONS = ("access", "lists", "overview", "pages", "throughput", "import")
 
 
 def fail(message: str) -> None:

@@ -31,6 +31,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from . import dataset as ds
+from . import pages
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -867,6 +868,7 @@ def run(*, only: list[str], quick: bool, duration: float | None, previous: dict,
         ("access", lambda: measure_access(quick)),
         ("lists", lambda: measure_lists(quick)),
         ("overview", lambda: measure_overview(quick)),
+        ("pages", lambda: pages.measure_pages(quick)),
         ("import", lambda: measure_import(quick, workdir)),
         ("throughput", lambda: measure_throughput(quick, duration, workdir)),
     )
@@ -973,6 +975,8 @@ def report(results: dict) -> None:
     overview = results.get("overview")
     if overview:
         report_overview(overview)
+    if results.get("pages"):
+        pages.report(results["pages"], p)
     throughput = results.get("throughput")
     if throughput:
         p("\n== throughput under gunicorn ==")
