@@ -101,12 +101,22 @@ def measure_pages(quick: bool) -> dict:
     for _name, path, user in subjects:  # warm every page (caches, compiled queries)
         client_for(user).get(path)
         client_for(user).get(path)
+    timings = {name: {"cpu": [], "wall": []} for name, _path, _user in subjects}
+    for _ in range(rounds):
+        for name, path, user in subjects:
+            client = client_for(user)
+            close_old_connections()
+            cpu, wall = time.process_time(), time.perf_counter()
+            client.get(path)
+            timings[name]["cpu"].append(time.process_time() - cpu)
+            timings[name]["wall"].append(time.perf_counter() - wall)
+    # Round trips in the steady state (after the rounds: hot queries prepared where that is on).
     health = connection.settings_dict.get("CONN_HEALTH_CHECKS")
     for name, path, user in subjects:
         status, trips, logged = _round_trips(client_for(user), path)
         out[name] = {
             "path": path, "status": status, "round_trips": trips,
-            "orm_queries": len(logged), "orm_tables": logged, "cpu": [], "wall": [],
+            "orm_queries": len(logged), "orm_tables": logged,
         }  # fmt: skip
     connection.ensure_connection()
     connection.health_check_enabled = False  # what CONN_HEALTH_CHECKS=False gives a new connection
@@ -115,28 +125,21 @@ def measure_pages(quick: bool) -> dict:
             out[name]["round_trips_without_health_check"] = _round_trips(client_for(user), path)[1]
     finally:
         connection.health_check_enabled = bool(health)
-    for _ in range(rounds):
-        for name, path, user in subjects:
-            client = client_for(user)
-            close_old_connections()
-            cpu, wall = time.process_time(), time.perf_counter()
-            client.get(path)
-            out[name]["cpu"].append(time.process_time() - cpu)
-            out[name]["wall"].append(time.perf_counter() - wall)
     # The health check itself: one SELECT 1 on the kept connection, as Django runs it.
     checks = []
     for _ in range(200):
         started = time.perf_counter()
         connection.is_usable()
         checks.append(time.perf_counter() - started)
-    for entry in out.values():
-        cpu, wall = entry.pop("cpu"), entry.pop("wall")
+    for name, entry in out.items():
+        cpu, wall = timings[name]["cpu"], timings[name]["wall"]
         entry["cpu_ms_p50"] = round(statistics.median(cpu) * 1000, 2)
         entry["wall_ms_p50"] = round(statistics.median(wall) * 1000, 2)
     return {
         "pages": out,
         "rounds": rounds,
         "conn_health_checks": bool(health),
+        "server_side_binding": bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")),
         "health_check_ms_p50": round(statistics.median(checks) * 1000, 3),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
@@ -148,7 +151,8 @@ def report(pages: dict, p) -> None:
         p(f"  {pages['error']}")
         return
     p(
-        f"  {pages['rounds']} rounds, p50; round trips with CONN_HEALTH_CHECKS "
+        f"  {pages['rounds']} rounds, p50; server-side binding {'on' if pages.get('server_side_binding') else 'off'}; "
+        f"round trips with CONN_HEALTH_CHECKS "
         f"(and without); the ORM's own query count; one health check {pages['health_check_ms_p50']} ms"
     )
     for name, e in pages["pages"].items():

@@ -11,9 +11,14 @@ import dj_database_url
 
 from portal.settings import *  # noqa: F403
 from portal.settings import ALLOWED_HOSTS, TEMPLATES
+from portal.settings import DATABASES as _PROJECT_DATABASES
 
 DATABASES = {
-    "default": dj_database_url.parse(os.environ["BENCH_DATABASE_URL"], conn_max_age=600, conn_health_checks=True)
+    "default": {
+        **dj_database_url.parse(os.environ["BENCH_DATABASE_URL"], conn_max_age=600, conn_health_checks=True),
+        # the project's connection options (time limits, server-side binding: portal/settings.py)
+        "OPTIONS": dict(_PROJECT_DATABASES["default"].get("OPTIONS", {})),
+    }
 }
 # The project's urls plus one template-only page (the throughput baseline); see bench/urls.py.
 ROOT_URLCONF = "bench.urls"

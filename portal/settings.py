@@ -188,6 +188,18 @@ if os.environ.get("DATABASE_REPLICA_URL"):
 if env_bool("DATABASE_TRANSACTION_POOLING", False):
     for _database in DATABASES.values():
         _database["DISABLE_SERVER_SIDE_CURSORS"] = True
+# Prepared statements (docs/performance.md item 22): with server-side binding psycopg 3 sends a
+# query's parameters apart from its text and, from a query's fifth run on a connection, prepares it,
+# so PostgreSQL stops planning the hot queries (sessions, users, access decisions) on every request.
+# A prepared statement lives in one server connection: behind PgBouncer in transaction mode (before
+# 1.21's max_prepared_statements) turn it off with DATABASE_SERVER_SIDE_BINDING=0, which
+# DATABASE_TRANSACTION_POOLING=1 also does.
+DATABASE_SERVER_SIDE_BINDING = env_bool("DATABASE_SERVER_SIDE_BINDING", True) and not env_bool(
+    "DATABASE_TRANSACTION_POOLING", False
+)
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql" and DATABASE_SERVER_SIDE_BINDING:
+        _database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 
 # Minute data (the largest table) is kept for this many whole months before the current one by
 # `manage.py prune_minutes` (livestreams/partitions.py); unset, nothing is pruned.
