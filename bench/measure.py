@@ -607,8 +607,8 @@ def ensure_wrk() -> bool:
     return False
 
 
-def _gated_subject():
-    """A livestream's traffic module, as the main account of an organization with an active grant."""
+def granted_livestream():
+    """The first livestream of the first creator whose grant to the 10k organization is active."""
     from grants.models import Grant
     from livestreams.models import Livestream
 
@@ -618,8 +618,12 @@ def _gated_subject():
         .order_by("pk")
         .first()
     )
-    livestream = Livestream.objects.filter(creator_id=grant.creator_id).order_by("pk").first()
-    return _party_user("org", ds.O_10K), f"/livestreams/{livestream.pk}/traffic/"
+    return Livestream.objects.filter(creator_id=grant.creator_id).order_by("pk").first()
+
+
+def _gated_subject():
+    """A livestream's traffic module, as the main account of an organization with an active grant."""
+    return _party_user("org", ds.O_10K), f"/livestreams/{granted_livestream().pk}/traffic/"
 
 
 def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dict:

@@ -27,20 +27,14 @@ from . import dataset as ds
 
 def _subjects() -> list[tuple[str, str, object]]:
     """(name, path, user): the pages a creator and a main account use most, on the bench's parties."""
-    from grants.models import Grant
-    from livestreams.models import Livestream
     from portal.models import User
+
+    from .measure import granted_livestream
 
     main = User.objects.get(pk=ds.MAIN_USER_BASE + ds.O_10K)
     creator = User.objects.get(pk=ds.C_10K)
-    grant = (
-        Grant.objects.active_on()
-        .filter(organization_id=ds.O_10K, creator__livestreams__isnull=False)
-        .order_by("pk")
-        .first()
-    )
-    livestream = Livestream.objects.filter(creator_id=grant.creator_id).order_by("pk").first()
-    c, ls = grant.creator_id, livestream.pk
+    livestream = granted_livestream()
+    c, ls = livestream.creator_id, livestream.pk
     return [
         ("healthz (no session)", "/healthz", None),
         ("creator: own overview", f"/creators/{ds.C_10K}/", creator),
