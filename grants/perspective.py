@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
@@ -85,10 +84,6 @@ class PerspectiveMiddleware:
     def __call__(self, request):
         request.perspective = OWN
         request.perspective_lost = None
-        # Without a session cookie there is nobody signed in: the session is left untouched (a
-        # calendar program fetching its feed gets no Vary: Cookie and no session).
-        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
-            return self.get_response(request)
         if request.user.is_authenticated and SESSION_KEY in request.session:
             request.perspective = resolve(request)
         return self.get_response(request)

@@ -117,6 +117,10 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     else:
         response = HttpResponse(calendar.render(feed.user), content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="grants.ics"'
+    # The answer depends on the token alone. Django's login-required check has read the session (an
+    # anonymous one: nothing is saved, no cookie set); saying it was not used keeps the response free
+    # of "Vary: Cookie", so it is the same for a calendar program and for a signed-in browser.
+    request.session.accessed = False
     response["Cache-Control"] = "private, no-store, max-age=0"
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Referrer-Policy"] = "no-referrer"
