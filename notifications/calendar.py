@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import hmac
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from icalendar import Alarm, Calendar, Event
 from .models import CalendarFeed, NotificationSettings
 
 ALARMS_DAYS_BEFORE = (7, 1)
+TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ def feed_for_token(token: str) -> CalendarFeed | None:
     """The feed whose URL holds ``token``, or None: the selector finds the row, the secret is
     compared in constant time."""
     selector, secret = token[: CalendarFeed.SELECTOR_LENGTH], token[CalendarFeed.SELECTOR_LENGTH :]
-    if len(selector) != CalendarFeed.SELECTOR_LENGTH or not secret or not token.isascii():
-        return None
+    if len(selector) != CalendarFeed.SELECTOR_LENGTH or not secret or not TOKEN_CHARACTERS.fullmatch(token):
+        return None  # (a NUL or a non-ASCII character never reaches the database)
     feed = CalendarFeed.objects.select_related("user").filter(selector=selector).first()
     if feed is None or not hmac.compare_digest(feed.secret.encode(), secret.encode()):
         return None
