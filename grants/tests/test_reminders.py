@@ -292,3 +292,24 @@ def test_creator_reminder_links_to_the_grant(frozen_today, client):
         message = Message.objects.for_recipient(user).get()
         client.force_login(user)
         assert client.get(message.link).status_code == 200
+
+
+def test_the_admin_lists_reminders_jobs_and_feeds_without_tokens(client, frozen_today):
+    from django.urls import reverse
+
+    from notifications.schedule import tick
+    from portal.factories import UserFactory
+
+    grant = GrantFactory(ends_on=d(7))
+    reminders.send_reminders()
+    tick()
+    feed = inbox.regenerate_calendar_feed(actor=grant.creator.user)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    for name in ("grants_reminder", "notifications_periodicjob", "notifications_calendarfeed"):
+        page = client.get(reverse(f"admin:{name}_changelist"))
+        assert page.status_code == 200, name
+        assert feed.secret not in page.content.decode()
+        assert client.get(reverse(f"admin:{name}_add")).status_code == 403
+    detail = client.get(reverse("admin:notifications_calendarfeed_change", args=[feed.pk])).content.decode()
+    assert feed.secret not in detail
+    assert feed.selector not in detail
