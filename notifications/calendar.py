@@ -23,6 +23,7 @@ from icalendar import Alarm, Calendar, Event
 from .models import CalendarFeed, NotificationSettings
 
 ALARMS_DAYS_BEFORE = (7, 1)
+SEQUENCE_EPOCH = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
 TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
@@ -100,7 +101,7 @@ def _event(entry: Entry, *, base: str, now: datetime.datetime) -> Event:
     event.add("description", entry.description)
     event.add("url", base + entry.link)
     event.add("last-modified", entry.modified)
-    event.add("sequence", int(entry.modified.timestamp()))
+    event.add("sequence", int((entry.modified - SEQUENCE_EPOCH).total_seconds()))  # grows with each change
     event.add("transp", "TRANSPARENT")  # an end date, not a busy day
     for days in ALARMS_DAYS_BEFORE:
         alarm = Alarm()
