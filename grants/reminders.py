@@ -98,15 +98,25 @@ def _in_batches(queryset, batch_size: int, handle) -> int:
         last = batch[-1].pk
 
 
-def _claim(rows: list[Reminder], subject: str, ids: list[int]) -> set[tuple[int, int]]:
-    """Insert the reminder rows, skipping those that exist; (subject id, recipient id) of the rows
-    this call inserted. Two queries."""
+def _claim(rows: list[Reminder], subject: str, ids: list[int], **match) -> set[tuple[int, int]]:
+    """Insert the reminder rows that do not exist yet; (subject id, recipient id) of the rows this
+    call inserted.
+
+    The rows already there are looked up first (one query), so an hourly rerun on a day with many
+    reminders due writes nothing and costs one read per batch; that look-up is only a shortcut:
+    what makes each reminder exactly once is the insert — ``ON CONFLICT DO NOTHING`` against the
+    unique indexes — and reading back only the rows carrying this batch's claim (two queries).
+    """
     if not rows:
         return set()
-    run = rows[0].run
+    run, threshold = rows[0].run, rows[0].threshold
+    mine = Reminder.objects.filter(**{f"{subject}__in": ids}, threshold=threshold, **match)
+    sent = set(mine.values_list(subject, "recipient_id"))
+    rows = [row for row in rows if (getattr(row, subject), row.recipient_id) not in sent]
+    if not rows:
+        return set()
     Reminder.objects.bulk_create(rows, ignore_conflicts=True)
-    mine = Reminder.objects.filter(**{f"{subject}__in": ids}, threshold=rows[0].threshold, run=run)
-    return set(mine.values_list(subject, "recipient_id"))
+    return set(mine.filter(run=run).values_list(subject, "recipient_id"))
 
 
 def _grant_batch(grants: list[Grant], *, threshold: str, kind: str) -> int:
@@ -117,7 +127,8 @@ def _grant_batch(grants: list[Grant], *, threshold: str, kind: str) -> int:
         for grant in grants
         for user, _side in audiences[grant.pk]
     ]
-    mine = _claim(rows, "grant_id", [grant.pk for grant in grants])
+    # (one batch is one day's ends: the grants were read by ends_on)
+    mine = _claim(rows, "grant_id", [grant.pk for grant in grants], ends_on=grants[0].ends_on)
     notes = [
         (
             user,

@@ -231,7 +231,8 @@ def test_reminders_are_emailed_when_wanted_in_one_task_per_batch(frozen_today, d
 
 # Inside a test's transaction each batch's transaction is a savepoint: SAVEPOINT and RELEASE count.
 EMPTY_READ = 3  # a read that finds nothing due
-BATCH = 7  # read and lock the batch; its main accounts; insert the claims; read them back; the messages
+BATCH = 8  # read and lock the batch; its main accounts; those sent; insert the claims; read them back; messages
+SENT_BATCH = 5  # a batch whose reminders were all sent before: read and lock, main accounts, those sent
 NOTHING_DUE = 6 * EMPTY_READ  # grants ending in 7 days, today; two kinds of request, waiting and expired
 
 
@@ -254,6 +255,11 @@ def test_each_batch_costs_the_same_queries_whatever_its_size(frozen_today, djang
     with django_assert_num_queries(NOTHING_DUE + 3 * BATCH):
         reminders.send_reminders(batch_size=1)
     assert Message.objects.count() == 2 * 24
+    # The hourly rerun: everything sent, nothing written.
+    with django_assert_num_queries(NOTHING_DUE + 3 * SENT_BATCH):
+        reminders.send_reminders(batch_size=1)
+    with django_assert_num_queries(NOTHING_DUE - EMPTY_READ + SENT_BATCH):
+        reminders.send_reminders(batch_size=500)
 
 
 def test_the_due_grants_are_read_through_the_index():
@@ -313,3 +319,17 @@ def test_the_admin_lists_reminders_jobs_and_feeds_without_tokens(client, frozen_
     detail = client.get(reverse("admin:notifications_calendarfeed_change", args=[feed.pk])).content.decode()
     assert feed.secret not in detail
     assert feed.selector not in detail
+
+
+def test_the_unique_index_not_the_look_up_makes_a_reminder_once(frozen_today):
+    """A run that missed the look-up (another run inserted meanwhile) inserts nothing and claims
+    nothing: ON CONFLICT DO NOTHING, then only the rows carrying its own claim."""
+    grant = GrantFactory(ends_on=d(7))
+    reminders.send_reminders()
+    user = grant.creator.user
+    late = Reminder(grant=grant, threshold="ends_in_7", recipient=user, ends_on=d(7), run="late-run")
+    # A look-up that finds nothing (it asks about another end), as a run racing the first would.
+    claimed = reminders._claim([late], "grant_id", [grant.pk], ends_on=d(8))
+    assert claimed == set()
+    assert Reminder.objects.filter(grant=grant, recipient=user).count() == 1
+    assert Reminder.objects.get(grant=grant, recipient=user).run != "late-run"
