@@ -91,10 +91,11 @@ def _in_batches(queryset, batch_size: int, handle) -> int:
     while True:
         with transaction.atomic():
             batch = list(queryset.filter(pk__gt=last).order_by("pk").select_for_update(of=("self",))[:batch_size])
-            if batch:
-                total += handle(batch)
-        if len(batch) < batch_size:
-            return total
+            if not batch:
+                # Only an empty batch ends the loop: a short one may be short because a row it waited
+                # for stopped matching (revoked, decided), not because the rows ran out.
+                return total
+            total += handle(batch)
         last = batch[-1].pk
 
 
