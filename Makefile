@@ -21,12 +21,12 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.run-installed
 
 ## make run: install, migrate, load the demo world and serve on http://127.0.0.1:$(PORT), with a task
-## worker (emails) beside the server; stopping the server (Ctrl+C) stops the worker too.
+## worker (emails; send_reminders every hour) beside the server; stopping the server (Ctrl+C) stops the worker too.
 run: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	export DJANGO_DEBUG=$${DJANGO_DEBUG:-1} DJANGO_BASE_URL=$${DJANGO_BASE_URL:-http://127.0.0.1:$(PORT)}; \
-	$(BIN)/python manage.py db_worker --no-reload --verbosity 0 & worker=$$!; \
+	$(BIN)/python manage.py worker --no-reload --verbosity 0 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 

@@ -4,7 +4,7 @@ PostgreSQL only (``DATABASE_URL``). The bench works in its own database: the URL
 with ``_bench`` appended (``BENCH_DATABASE_NAME`` overrides it), created when missing and migrated
 with ``migrate``; the main and the test databases are never touched.
 
-Options: ``--rebuild`` (build the data set anew), ``--only access,lists,overview,throughput,import`` (a
+Options: ``--rebuild`` (build the data set anew), ``--only access,lists,overview,throughput,import,reminders`` (a
 subset of the figures; the others are kept from the previous ``bench/results.json``),
 ``--quick`` (fewer repetitions, for trying things out), ``--duration S`` (seconds per load run).
 """
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CHART = Path(__file__).resolve().parent / "scale.svg"
-SECTIONS = ("access", "lists", "overview", "pages", "throughput", "import")
+SECTIONS = ("access", "lists", "overview", "pages", "throughput", "import", "reminders")
 
 
 def fail(message: str) -> None:

@@ -31,7 +31,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from . import dataset as ds
-from . import pages
+from . import pages, reminders
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +42,7 @@ TARGETS = {
     "gated_vs_plain_ratio": (">=", 0.6),
     "import_vs_copy_ratio": (">=", 0.3),
     "worker_rss_mb": ("<=", 150),
+    "reminders_nothing_due_s": ("<=", 1.0),
 }
 
 SCALES = ("1k", "10k", "100k", "1M")
@@ -875,6 +876,7 @@ def run(*, only: list[str], quick: bool, duration: float | None, previous: dict,
         ("pages", lambda: pages.measure_pages(quick)),
         ("import", lambda: measure_import(quick, workdir)),
         ("throughput", lambda: measure_throughput(quick, duration, workdir)),
+        ("reminders", lambda: reminders.measure_reminders(quick)),
     )
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE django_session")
@@ -906,6 +908,8 @@ def targets(results: dict) -> dict:
     rows["gated_vs_plain_ratio"] = throughput.get("gated_vs_plain_ratio")
     rows["worker_rss_mb"] = throughput.get("worker_rss_mb")
     rows["import_vs_copy_ratio"] = (results.get("import") or {}).get("import_vs_copy_ratio")
+    if results.get("reminders"):
+        rows["reminders_nothing_due_s"] = results["reminders"].get("nothing_due_s")
     out = {}
     for name, value in rows.items():
         base = name.split("[")[0]
@@ -1024,6 +1028,8 @@ def report(results: dict) -> None:
                 f"  diagnostic, COPY into a scratch table without the foreign key: {i['scratch_copy_rows_per_s']:,} "
                 f"rows/s  (runs {i['scratch_copy_seconds']} s; import/scratch {i['import_vs_scratch_copy_ratio']})"
             )
+    if results.get("reminders"):
+        reminders.report(results["reminders"])
     p("\n== targets ==")
     for name, row in results.get("targets", {}).items():
         verdict = "—" if row["pass"] is None else "PASS" if row["pass"] else "MISS"

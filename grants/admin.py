@@ -18,6 +18,7 @@ from .models import (
     GrantStatus,
     LivestreamAccessEvent,
     LivestreamAccessRequest,
+    Reminder,
     RequestStatus,
     request_status_q,
     status_q,
@@ -173,3 +174,15 @@ class GrantRequestEventAdmin(ReadOnlyAdmin):
     search_fields = ("request__creator__name", "request__organization__name", "actor__username")
     list_select_related = ("request__creator", "request__organization", "actor")
     date_hierarchy = "at"
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyAdmin):
+    """Reminders delivered by ``send_reminders`` (each exactly once: see ``grants/reminders.py``)."""
+
+    list_display = ("sent_at", "threshold", "recipient", "grant", "grant_request", "livestream_request", "ends_on")
+    list_filter = ("threshold",)
+    search_fields = ("recipient__username",)
+    list_select_related = ("recipient",)
+    raw_id_fields = ("grant", "grant_request", "livestream_request", "recipient")
+    date_hierarchy = "sent_at"

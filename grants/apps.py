@@ -8,4 +8,4 @@ class GrantsConfig(AppConfig):
 
     def ready(self) -> None:
         # The kinds of message grants sends are registered with the inbox when the app is ready.
-        from . import notices  # noqa: F401
+        from . import calendar, notices  # noqa: F401  (and what the calendar feed shows)

@@ -246,6 +246,8 @@ class Grant(models.Model):
                 condition=Q(is_latest=True, revoked_at__isnull=False),
                 name="grant_org_revoked",
             ),
+            # The reminder job (grants/reminders.py): the unrevoked grants ending on one day, by id.
+            models.Index(fields=["ends_on", "id"], condition=Q(revoked_at__isnull=True), name="grant_ending_on"),
         ]
 
     def __str__(self) -> str:
@@ -598,6 +600,8 @@ class LivestreamAccessRequest(models.Model):
             # alone), and every status (the "all" tab).
             models.Index(fields=["creator", "status", "-created_at", "-id"], name="request_creator_status_newest"),
             models.Index(fields=["creator", "-created_at", "-id"], name="request_creator_newest"),
+            # The reminder job: requests stored as pending, by age (5-day nudges, expiry notices).
+            models.Index(fields=["created_at", "id"], condition=Q(status="pending"), name="request_pending_age"),
         ]
 
     def __str__(self) -> str:
@@ -781,6 +785,8 @@ class GrantRequest(models.Model):
             models.Index(fields=["creator", "-created_at", "-id"], name="grant_request_creator_newest"),
             # The organization's list, newest first.
             models.Index(fields=["organization", "-created_at", "-id"], name="grant_request_org_newest"),
+            # The reminder job: requests stored as pending, by age (5-day nudges, expiry notices).
+            models.Index(fields=["created_at", "id"], condition=Q(status="pending"), name="grant_request_pending_age"),
         ]
 
     def __str__(self) -> str:
@@ -840,3 +846,88 @@ class GrantRequestEvent(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.get_operation_display()} · {self.request_id} · {self.at:%Y-%m-%d %H:%M}"
+
+
+# --- reminders sent (SPEC §10): each one exactly once, by a unique index --------------------------
+
+
+class ReminderThreshold(models.TextChoices):
+    ENDS_IN_7_DAYS = "ends_in_7", _("7 天后到期")
+    ENDS_TODAY = "ends_today", _("今天到期")
+    WAITING_5_DAYS = "waiting_5", _("等待处理 5 天")
+    EXPIRED = "expired", _("过期未处理")
+
+
+class Reminder(models.Model):
+    """One reminder delivered: (what it is about, threshold, recipient[, the grant's end]).
+
+    The scheduled job (``grants/reminders.py``) inserts these with ``ON CONFLICT DO NOTHING`` and
+    writes a message only for the rows it inserted itself (``run``, its batch's random claim), in
+    the same transaction: the unique indexes below, not a check made first, make each reminder
+    exactly once, whichever process gets there first. A grant's reminder is keyed by its end as
+    well, so a grant renewed after its 7-day reminder is reminded again of its new end.
+    """
+
+    grant = models.ForeignKey(
+        Grant, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=pgettext_lazy("a grant", "授权"),
+    )  # fmt: skip
+    grant_request = models.ForeignKey(
+        GrantRequest, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("全部数据申请")
+    )
+    livestream_request = models.ForeignKey(
+        LivestreamAccessRequest, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("直播间数据申请"),
+    )  # fmt: skip
+    threshold = models.CharField(_("提醒"), max_length=12, choices=ReminderThreshold.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("收件人")
+    )
+    # The grant's end the reminder was about (grants only).
+    ends_on = models.DateField(_("截止日期"), null=True, blank=True)
+    # The batch that inserted the row: a batch reads back the rows it claimed by this, not by a
+    # RETURNING that ON CONFLICT DO NOTHING would not give on every database.
+    run = models.CharField(max_length=32, editable=False)
+    sent_at = models.DateTimeField(_("发送时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("提醒记录")
+        verbose_name_plural = _("提醒记录")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grant", "threshold", "recipient", "ends_on"],
+                condition=Q(grant__isnull=False),
+                name="one_reminder_per_grant_end",
+            ),
+            models.UniqueConstraint(
+                fields=["grant_request", "threshold", "recipient"],
+                condition=Q(grant_request__isnull=False),
+                name="one_reminder_per_grant_request",
+            ),
+            models.UniqueConstraint(
+                fields=["livestream_request", "threshold", "recipient"],
+                condition=Q(livestream_request__isnull=False),
+                name="one_reminder_per_livestream_request",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        grant__isnull=False,
+                        ends_on__isnull=False,
+                        grant_request__isnull=True,
+                        livestream_request__isnull=True,
+                    )
+                    | Q(grant__isnull=True, grant_request__isnull=False, livestream_request__isnull=True)
+                    | Q(grant__isnull=True, grant_request__isnull=True, livestream_request__isnull=False)
+                ),  # fmt: skip
+                name="reminder_about_one_thing",
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__in=["ends_in_7", "ends_today", "waiting_5", "expired"]),
+                name="reminder_threshold_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        subject = self.grant_id or self.grant_request_id or self.livestream_request_id
+        return f"{self.threshold} · {subject} → {self.recipient_id}"

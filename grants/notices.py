@@ -143,6 +143,45 @@ KINDS = {
     ),
 }
 
+
+def _ending(p: dict, *, today: bool) -> str:
+    names = {"creator": p.get("creator", ""), "org": p.get("organization", ""), "end": _day(p.get("ends_on"))}
+    if p.get("side") == "creator":
+        if today:
+            return _("您对「%(org)s」的全部带货数据授权今天到期（%(end)s），今天结束后对方将无法查看。") % names
+        return _("您对「%(org)s」的全部带货数据授权将于 7 天后（%(end)s）到期。") % names
+    if today:
+        return _("「%(creator)s」对本机构的全部带货数据授权今天到期（%(end)s），如需继续查看请尽快申请续约。") % names
+    return _("「%(creator)s」对本机构的全部带货数据授权将于 7 天后（%(end)s）到期，如需继续查看可申请续约。") % names
+
+
+KINDS.update(
+    {
+        # Reminders (SPEC §10), sent by the scheduled job (grants/reminders.py).
+        "grant_ends_in_7_days": (
+            Category.REMINDERS,
+            lambda p: _("授权将于 7 天后到期"),
+            lambda p: _ending(p, today=False),
+        ),
+        "grant_ends_today": (Category.REMINDERS, lambda p: _("授权今天到期"), lambda p: _ending(p, today=True)),
+        "grant_request_waiting": (
+            Category.REMINDERS,
+            lambda p: _("申请等待处理"),
+            lambda p: (
+                _("「%(org)s」的%(kind)s已等待 5 天，7 天内未处理将自动过期。")
+                % {"org": p.get("organization", ""), "kind": _request_kind(p)}
+            ),
+        ),
+        "livestream_request_waiting": (
+            Category.REMINDERS,
+            lambda p: _("直播间数据申请等待处理"),
+            lambda p: (
+                _("「%(org)s」查看直播「%(title)s」数据的申请已等待 5 天，7 天内未处理将自动过期。") % _livestream(p)
+            ),
+        ),
+    }
+)
+
 for _name, (_category, _title, _text) in KINDS.items():
     register(_name, category=_category, title=_title, text=_text)
 
@@ -162,6 +201,29 @@ def main_account(organization_id: int):
         .first()
     )
     return membership.user if membership else None
+
+
+def grant_audiences(grants) -> dict[int, list[tuple]]:
+    """Who is reminded of each grant's end (SPEC §10): ``{grant.pk: [(user, side), …]}`` with side
+    "creator" (the creator) or "organization" (its main account; delegates join here, SPEC §12).
+    One query for any number of grants (their creators' users loaded with them)."""
+    grants = list(grants)
+    mains: dict[int, list] = {}
+    memberships = Membership.objects.select_related("user").filter(
+        organization_id__in={g.organization_id for g in grants}, role=Membership.Role.MAIN
+    )
+    for membership in memberships:
+        mains.setdefault(membership.organization_id, []).append(membership.user)
+    return {
+        grant.pk: [(grant.creator.user, "creator")]
+        + [(user, "organization") for user in mains.get(grant.organization_id, [])]
+        for grant in grants
+    }
+
+
+def grant_audience(grant) -> list[tuple]:
+    """``grant_audiences`` for one grant."""
+    return grant_audiences([grant])[grant.pk]
 
 
 def grant_request_received(grant_request) -> None:

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Message, NotificationSettings
+from .models import CalendarFeed, Message, NotificationSettings, PeriodicJob
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -35,4 +35,22 @@ class NotificationSettingsAdmin(ReadOnlyAdmin):
     list_display = ("user", "email_requests", "email_decisions", "email_reminders", "language", "updated_at")
     list_filter = ("email_requests", "email_decisions", "email_reminders", "language")
     search_fields = ("user__username", "user__email")
+    list_select_related = ("user",)
+
+
+@admin.register(PeriodicJob)
+class PeriodicJobAdmin(ReadOnlyAdmin):
+    """The periodic jobs (``settings.PERIODIC_JOBS``) and when each is next due."""
+
+    list_display = ("name", "due_at", "last_claimed_at", "last_claimed_by")
+    search_fields = ("name",)
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(ReadOnlyAdmin):
+    """Who has a calendar URL, and since when — never the token itself."""
+
+    list_display = ("user", "created_at")
+    fields = ("user", "created_at")
+    search_fields = ("user__username",)
     list_select_related = ("user",)

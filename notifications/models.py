@@ -125,3 +125,50 @@ class NotificationSettings(models.Model):
         """The user's settings, or the defaults (unsaved) when they never changed them."""
         found = cls.objects.filter(user_id=user.pk).first()
         return found if found is not None else cls(user=user)
+
+
+class CalendarFeed(models.Model):
+    """A user's private calendar URL (SPEC §10): ``/calendar/<selector><secret>.ics``.
+
+    The selector finds the row; the secret (``secrets.token_urlsafe(32)``) is then compared in
+    constant time, so the time an answer takes says nothing about how much of a guess was right.
+    Regenerating replaces both: the old URL is then a 404.
+    """
+
+    SELECTOR_LENGTH = 12
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed", verbose_name=_("用户")
+    )
+    selector = models.CharField(max_length=SELECTOR_LENGTH, unique=True, editable=False)
+    secret = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("日历订阅")
+        verbose_name_plural = _("日历订阅")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}"
+
+    @property
+    def token(self) -> str:
+        return self.selector + self.secret
+
+
+class PeriodicJob(models.Model):
+    """When a periodic job (``settings.PERIODIC_JOBS``) is next due. A worker's scheduler claims a
+    due job by moving ``due_at`` on in one conditional UPDATE (``notifications/schedule.py``):
+    however many workers tick at once, one of them wins each run."""
+
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    due_at = models.DateTimeField(_("下次运行"))
+    last_claimed_at = models.DateTimeField(_("上次运行"), null=True, blank=True)
+    last_claimed_by = models.CharField(_("运行者"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("定时任务")
+        verbose_name_plural = _("定时任务")
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,6 +9,7 @@ queued with ``transaction.on_commit``, so nothing is sent for a change that was 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
@@ -18,8 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import kinds
-from .models import Message, NotificationSettings
-from .tasks import send_message_email
+from .models import CalendarFeed, Message, NotificationSettings
+from .tasks import send_message_email, send_message_emails
 
 
 def notify(*, recipients: Iterable, kind: str, params: dict, link: str = "") -> list[Message]:
@@ -36,6 +37,24 @@ def notify(*, recipients: Iterable, kind: str, params: dict, link: str = "") -> 
     to_email = [message.pk for message in messages if message.recipient.email]
     if to_email:
         transaction.on_commit(lambda: _queue_emails(to_email))
+    return messages
+
+
+def notify_each(notes: Iterable[tuple]) -> list[Message]:
+    """Many messages at once, each ``(recipient, kind, params, link)``, in the caller's transaction,
+    in one query; their emails are queued after the commit as one task (``send_message_emails``).
+    For the scheduled jobs, whose batches must cost a fixed number of queries."""
+    now = timezone.now()
+    messages = []
+    for recipient, kind, params, link in notes:
+        kinds.get(kind)
+        messages.append(Message(recipient=recipient, kind=kind, params=params, link=link, created_at=now))
+    if not messages:
+        return []
+    messages = Message.objects.bulk_create(messages)
+    to_email = [message.pk for message in messages if message.recipient.email]
+    if to_email:
+        transaction.on_commit(lambda: send_message_emails.enqueue(to_email))
     return messages
 
 
@@ -88,3 +107,22 @@ def update_settings(
     choices.full_clean(exclude=["user"])
     choices.save()
     return choices
+
+
+@transaction.atomic
+def regenerate_calendar_feed(*, actor) -> CalendarFeed:
+    """The actor's private calendar URL, new (the first time) or replaced: the old URL stops
+    working at once (a 404)."""
+    if actor is None or not actor.is_authenticated:
+        raise PermissionDenied
+    feed, _created = CalendarFeed.objects.select_for_update().get_or_create(
+        user=actor, defaults={"selector": _selector(), "secret": secrets.token_urlsafe(32)}
+    )
+    if not _created:
+        feed.selector, feed.secret, feed.created_at = _selector(), secrets.token_urlsafe(32), timezone.now()
+        feed.save(update_fields=["selector", "secret", "created_at"])
+    return feed
+
+
+def _selector() -> str:
+    return secrets.token_urlsafe(CalendarFeed.SELECTOR_LENGTH)[: CalendarFeed.SELECTOR_LENGTH]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -11,10 +13,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.pagination import paginate
 
-from . import services
+from . import calendar, services
 from .context_processors import unread_label
 from .forms import SettingsForm
-from .models import Message, NotificationSettings
+from .models import CalendarFeed, Message, NotificationSettings
 
 
 def _show_param(request: HttpRequest) -> str:
@@ -83,4 +85,43 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             }
         )
     status = 422 if form.errors else 200
-    return render(request, "notifications/settings.html", {"form": form}, status=status)
+    return render(request, "notifications/settings.html", {"form": form, **_calendar_context(request)}, status=status)
+
+
+def _calendar_context(request: HttpRequest) -> dict:
+    if not calendar.has_calendar(request.user):
+        return {"calendar": None}
+    feed = CalendarFeed.objects.filter(user_id=request.user.pk).first()
+    url = request.build_absolute_uri(reverse("notifications:calendar_feed", args=[feed.token])) if feed else ""
+    return {"calendar": {"url": url}}
+
+
+@require_POST
+def regenerate_calendar(request: HttpRequest) -> HttpResponse:
+    """生成 / 重新生成 the private calendar URL (the old one is then a 404)."""
+    if not calendar.has_calendar(request.user):
+        raise PermissionDenied
+    services.regenerate_calendar_feed(actor=request.user)
+    messages.success(request, _("已生成新的日历订阅链接，旧链接已失效。"))
+    return redirect(reverse("notifications:settings") + "#calendar")
+
+
+@login_not_required
+@require_GET
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The private iCalendar feed. Its token is the only credential: no session, no cookie, no
+    CSRF token is touched (a calendar program has none), and nothing here logs the path."""
+    feed = calendar.feed_for_token(token)
+    if feed is None:
+        response = HttpResponseNotFound(b"Not Found", content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponse(calendar.render(feed.user), content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="grants.ics"'
+    # The answer depends on the token alone. Django's login-required check has read the session (an
+    # anonymous one: nothing is saved, no cookie set); saying it was not used keeps the response free
+    # of "Vary: Cookie", so it is the same for a calendar program and for a signed-in browser.
+    request.session.accessed = False
+    response["Cache-Control"] = "private, no-store, max-age=0"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from django.utils.functional import empty
 
@@ -41,3 +42,18 @@ def _user_of(request) -> str:
         return wrapped.get_username() or "anonymous"
     except Exception:  # noqa: BLE001 - logging must never fail the response
         return "?"
+
+
+class RedactSecretPaths(logging.Filter):
+    """Paths that hold a secret (the private calendar feed, ``/calendar/<token>.ics``) are logged
+    without it: Django logs every 404 (a regenerated feed's old URL, a wrong guess) with its path on
+    ``django.request``, and the development server logs every request line on ``django.server``."""
+
+    SECRET_PATH = re.compile(r"(/calendar/)[^/\s\"?]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = self.SECRET_PATH.sub(r"\1…", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.SECRET_PATH.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
+        return True

@@ -303,9 +303,28 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # A refused request (403) is one line (user, path, reason), not a traceback: portal/log_filters.py.
-    "filters": {"forbidden_one_line": {"()": "portal.log_filters.ForbiddenOneLine"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django.request": {"filters": ["forbidden_one_line"]}},
+    # A path holding a secret (the calendar feed's token) is logged without it.
+    "filters": {
+        "forbidden_one_line": {"()": "portal.log_filters.ForbiddenOneLine"},
+        "redact_secret_paths": {"()": "portal.log_filters.RedactSecretPaths"},
+    },
+    # django.server (the development server's request lines) as Django configures it, plus the filter.
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {"level": "INFO", "class": "logging.StreamHandler", "formatter": "django.server"},
+    },
+    "loggers": {
+        "django.request": {"filters": ["forbidden_one_line", "redact_secret_paths"]},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_secret_paths"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
 
@@ -338,6 +357,13 @@ IMPORT_MAX_BYTES = int(os.environ.get("DJANGO_IMPORT_MAX_BYTES", str(2 * 1024**3
 # Background tasks (Django's Tasks API through the django-tasks backport): queued in the database,
 # run by `python manage.py db_worker` (`make run` starts one beside the dev server).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Jobs the workers run by themselves (`manage.py worker`, notifications/schedule.py): name →
+# (management command, how often). Each run is queued once however many workers there are.
+PERIODIC_JOBS = {
+    "send_reminders": ("send_reminders", datetime.timedelta(hours=1)),
+    # the minute table's month partitions three months ahead (a no-op on SQLite): docs/scaling.md
+    "minute_partitions": ("minute_partitions", datetime.timedelta(days=1)),
+}
 
 
 # --- email ------------------------------------------------------------------------------------

@@ -424,6 +424,6 @@ def test_request_pages_have_fixed_query_counts(client, frozen_today, django_asse
     # session, user, the bell (no search yet)
     with django_assert_num_queries(3):
         assert client.get(reverse("grants:request_grant")).status_code == 200
-    # session, user, the settings row, the bell
-    with django_assert_num_queries(4):
+    # session, user, the settings row, the calendar URL, the bell
+    with django_assert_num_queries(5):
         assert client.get(reverse("notifications:settings")).status_code == 200

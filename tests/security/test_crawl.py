@@ -27,6 +27,7 @@ from livestreams import writes
 from livestreams.factories import LivestreamFactory
 from livestreams.templatetags.data_format import format_money
 from notifications.models import Message
+from notifications.services import regenerate_calendar_feed
 from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
 from tests.urlmap import all_routes
 
@@ -108,6 +109,12 @@ EXPECTED = {
     "notifications:open": (per_role(**OWN_MESSAGE), same(405)),
     "notifications:mark_all_read": (same(405), same(302)),
     "notifications:settings": (same(200), same(422)),
+    "notifications:regenerate_calendar": (
+        same(405),
+        per_role(owner=302, other_creator=302, main_with_access=302, sub_with_access=403, main_without_access=302),
+    ),
+    # The owner's private calendar URL: its token is the credential, whoever (if anyone) is signed in.
+    "notifications:calendar_feed": (per_role(200, **dict.fromkeys(ROLES[1:], 200)), same(405, anonymous=405)),
     "grants:revoke_request": (same(405), per_role(**DECIDE)),
     "grants:org_home": (
         per_role(owner=403, other_creator=403, main_with_access=200, sub_with_access=200, main_without_access=200),
@@ -178,6 +185,7 @@ def world(db):
     )
     # The main account was told of the approval of its sub-account's request.
     message = Message.objects.for_recipient(with_access.main_account).latest("pk")
+    feed = regenerate_calendar_feed(actor=creator.user)
     users = {
         "anonymous": None,
         "owner": creator.user,
@@ -199,6 +207,7 @@ def world(db):
             "request_id": pending.pk,
             "grant_request_id": extension.pk,
             "message_id": message.pk,
+            "token": feed.token,
         },
     }
 
@@ -258,6 +267,14 @@ def table_counts():
     )  # fmt: skip
 
 
+def absent_param(value):
+    """A parameter that names nothing: an id a million past the real one; for a token, one of the
+    same shape with another ending."""
+    if isinstance(value, int):
+        return value + 10**6
+    return value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB")
+
+
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
 def test_route_for_every_role(client, world, route):
     url = reverse(route.name, kwargs={name: world["ids"][name] for name in route.params})
@@ -283,7 +300,7 @@ def test_route_for_every_role(client, world, route):
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.params], ids=lambda r: r.name)
 def test_foreign_and_absent_ids_give_the_same_404(client, world, route):
     foreign = reverse(route.name, kwargs={name: world["ids"][name] for name in route.params})
-    absent = reverse(route.name, kwargs={name: world["ids"][name] + 10**6 for name in route.params})
+    absent = reverse(route.name, kwargs={name: absent_param(world["ids"][name]) for name in route.params})
     get_expected, post_expected = EXPECTED[route.name]
     for role in ROLES[1:]:
         for method, expected in (("get", get_expected[role]), ("post", post_expected[role])):
@@ -302,7 +319,7 @@ def test_owner_sees_the_absent_ids_as_404_too(client, world):
     for route in ROUTES:
         if not route.params:
             continue
-        absent = reverse(route.name, kwargs={name: world["ids"][name] + 10**6 for name in route.params})
+        absent = reverse(route.name, kwargs={name: absent_param(world["ids"][name]) for name in route.params})
         method = "post" if EXPECTED[route.name][0]["owner"] == 405 else "get"
         if EXPECTED[route.name][method == "post"]["owner"] == 403:
             continue  # a page that is not the creator's to use at all (an organization's): refused first

@@ -5,7 +5,9 @@ from django.urls import reverse
 
 from tests.urlmap import all_routes
 
-PUBLIC = {"login", "set_language", "healthz", "readyz"}
+# The calendar feed: a calendar program has no session; the URL's secret token is the credential
+# (tests/security/bad_input/test_calendar_tokens.py, grants/tests/test_calendar.py).
+PUBLIC = {"login", "set_language", "healthz", "readyz", "notifications:calendar_feed"}
 ROUTES = [r for r in all_routes() if r.name not in PUBLIC]
 
 

@@ -18,7 +18,8 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifications.models import Message
+from notifications.models import CalendarFeed, Message
+from notifications.services import regenerate_calendar_feed
 from portal.factories import DEMO_PASSWORD
 from tests.urlmap import all_routes
 
@@ -75,6 +76,12 @@ def _user(world: World, role: str):
     return {"anonymous": None, "alice": world.alice.user, "main": world.main, "staff": world.staff}[role]
 
 
+def _feed_token(world: World) -> str:
+    """alice's private calendar URL's token (made once per world)."""
+    feed = CalendarFeed.objects.filter(user=world.alice.user).first()
+    return (feed or regenerate_calendar_feed(actor=world.alice.user)).token
+
+
 def _target(world: World, route) -> tuple[str, dict]:
     """The route's URL filled with the world's objects, and the POST data that makes it succeed."""
     grant = world.grants["expired" if route.name == "grants:renew" else "active"]
@@ -86,6 +93,7 @@ def _target(world: World, route) -> tuple[str, dict]:
         "livestream_id": world.streams["free"].pk,
         "grant_request_id": world.grant_requests["pending"].pk,
         "message_id": Message.objects.order_by("pk").values_list("pk", flat=True).first() or 1,
+        "token": _feed_token(world),
     }
     url = reverse(route.name, kwargs={name: ids[name] for name in route.params})
     day = today()
