@@ -39,6 +39,9 @@ MIN_SCALE = 0.6
 
 def _finish(chart, id: str, dark: bool, prefix: str) -> dict:
     chart.id = str(id) if id else charts.new_chart_id(prefix)
+    # The ids inside the SVG (title, desc, gradients) are unique per chart instance, also when the
+    # figure's id is given: "funnel-title" would otherwise clash with the page's own heading ids.
+    chart.part_id = chart.id if not id else charts.new_chart_id(chart.id)
     return {"chart": chart, "dark": bool(dark), "min_width": round(float(chart.width) * MIN_SCALE)}
 
 
