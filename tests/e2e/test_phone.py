@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from grants.models import Grant, LivestreamAccessRequest
 
+from .test_accessibility import assert_accessible
 from .test_journeys import settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -136,6 +137,7 @@ def test_a_creator_decides_renews_and_revokes_on_a_phone(live_server, demo, phon
     page.get_by_role("link", name="直播间数据管理").click()
     page.get_by_role("heading", name="直播间数据管理").wait_for()
     assert_fits(page, "requests")
+    assert_accessible(page, "requests as cards")
     screenshot(page, "phone-1-requests")
     pending = LivestreamAccessRequest.objects.filter(livestream__creator__user__username="creator", status="pending")
     count = pending.count()
@@ -156,9 +158,10 @@ def test_a_creator_decides_renews_and_revokes_on_a_phone(live_server, demo, phon
     box = dialog.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, box
     dialog.get_by_role("textbox").fill("该场直播数据仍在核对中，请下周再申请。")
-    screenshot(page, "phone-3-decline-reason")
+    screenshot(page, "phone-3-decline-reason", full_page=False)
     dialog.get_by_role("button", name="确认拒绝").click()
     dialog.wait_for(state="hidden")
+    page.get_by_role("link", name=re.compile("^已拒绝")).click()
     page.get_by_text("理由：该场直播数据仍在核对中，请下周再申请。").first.wait_for()
     assert_fits(page, "request declined")
     screenshot(page, "phone-4-request-declined")
@@ -170,6 +173,7 @@ def test_a_creator_decides_renews_and_revokes_on_a_phone(live_server, demo, phon
     page.get_by_role("link", name="数据授权管理").click()
     page.get_by_role("heading", name="数据授权管理").wait_for()
     assert_fits(page, "grants")
+    assert_accessible(page, "grants as cards")
     screenshot(page, "phone-5-grants")
     row = page.locator("[data-row]", has=page.get_by_role("link", name="提前续约")).first
     row_id = row.get_attribute("id")
@@ -180,7 +184,7 @@ def test_a_creator_decides_renews_and_revokes_on_a_phone(live_server, demo, phon
     settled(page)
     assert_fits(page, "renew early dialog")
     dialog.get_by_label("新的截止日期").fill(later.isoformat())
-    screenshot(page, "phone-6-renew-early")
+    screenshot(page, "phone-6-renew-early", full_page=False)
     dialog.get_by_role("button", name="确认续约").click()
     dialog.wait_for(state="hidden")
     page.locator(f"#{row_id}", has_text=later.isoformat()).wait_for()
@@ -189,16 +193,16 @@ def test_a_creator_decides_renews_and_revokes_on_a_phone(live_server, demo, phon
     page.locator(f"#{row_id}").get_by_role("link", name="解除授权").click()
     dialog.wait_for(state="visible")
     settled(page)
-    screenshot(page, "phone-7-revoke-confirm")
+    screenshot(page, "phone-7-revoke-confirm", full_page=False)
     # The dialog keeps the focus inside and closes on Escape; opened again, it revokes.
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")
     page.locator(f"#{row_id}").get_by_role("link", name="解除授权").click()
     dialog.wait_for(state="visible")
     settled(page)
-    for _ in range(6):
-        page.keyboard.press("Tab")
-        assert page.evaluate("document.getElementById('dialog').contains(document.activeElement)")
+    for key in ["Tab"] * 6 + ["Shift+Tab"] * 6:
+        page.keyboard.press(key)
+        assert page.evaluate("document.getElementById('dialog').contains(document.activeElement)"), key
     dialog.get_by_role("button", name="确认解除").click()
     dialog.wait_for(state="hidden")
     page.locator(f"#{row_id}").get_by_text("已被解除授权").wait_for()
