@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from grants.models import Grant, LivestreamAccessRequest
+from portal.models import Creator
 
 from .test_accessibility import assert_accessible
 from .test_journeys import settled
@@ -28,6 +29,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTH, HEIGHT = 390, 844
 # Links a walk does not follow: leaving the portal, files, the admin.
 SKIP = re.compile(r"/export/|/admin/|/accounts/logout/|\.csv")
+
+
+# The walk's pages kept as screenshots (user, page kind) → phone-<user>-<name>.png.
+SHOTS = {
+    ("creator", "/creators/N/livestreams/?range=30"): "livestreams",
+    ("creator", "/livestreams/N/big-screen/?"): "big-screen",
+    ("creator", "/livestreams/N/traffic/?"): "traffic",
+    ("creator", "/livestreams/N/audience/?"): "audience",
+    ("creator", "/inbox/?"): "inbox",
+    ("shop", "/org/?"): "home",
+    ("shop", "/livestreams/?"): "livestreams",
+    ("shop-staff", "/livestreams/N/?"): "livestream-locked",
+    ("agency", "/org/?"): "home",
+}
 
 
 @pytest.fixture
@@ -77,9 +92,10 @@ def assert_fits(page, label: str = "") -> None:
     if first.count():
         for action in first.locator(".actions a:visible, .actions button:visible").all():
             box = action.bounding_box()
-            assert box and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (
-                f"{label or page.url}: the first row's action {action.inner_text()!r} at {box} is off screen"
-            )
+            off_screen = f"{label or page.url}: the first row's action {action.inner_text()!r} at {box} is off screen"
+            assert box, off_screen
+            assert box["x"] >= 0, off_screen
+            assert box["x"] + box["width"] <= WIDTH, off_screen
 
 
 def login(page, live_server, username: str) -> None:
@@ -93,7 +109,13 @@ def login(page, live_server, username: str) -> None:
 def shape(path: str) -> str:
     """One visit per kind of page: ids and query values do not make a new page."""
     split = urlsplit(path)
-    query = "&".join(sorted(part.split("=")[0] + ("=" + part.split("=")[1] if part.startswith(("status=", "show=")) else "") for part in split.query.split("&") if part))  # noqa: E501
+    query = "&".join(
+        sorted(
+            part.split("=")[0] + ("=" + part.split("=")[1] if part.startswith(("status=", "show=")) else "")
+            for part in split.query.split("&")
+            if part
+        )
+    )  # noqa: E501
     return re.sub(r"/\d+/", "/N/", split.path) + "?" + query
 
 
@@ -102,9 +124,14 @@ def test_no_page_of_a_demo_user_is_wider_than_the_phone(live_server, demo, phone
     errors: list[str] = []
     page = phone(errors)
     login(page, live_server, username)
-    # Breadth first from the landing page, two links deep, one page per kind.
+    # Breadth first from the landing page, one page per kind (and per tab), up to 50 pages; the
+    # shop also opens the data of the creator whose grant it holds (the perspective's pages).
     queue, seen, visited = [urlsplit(page.url).path], set(), []
-    while queue and len(visited) < 45:
+    if username == "shop":
+        creator = Creator.objects.get(user__username="creator")
+        queue += [reverse("livestreams:creator_overview", args=[creator.pk]),
+                  reverse("livestreams:creator_livestreams", args=[creator.pk])]  # fmt: skip
+    while queue and len(visited) < 50:
         path = queue.pop(0)
         if shape(path) in seen:
             continue
@@ -114,10 +141,14 @@ def test_no_page_of_a_demo_user_is_wider_than_the_phone(live_server, demo, phone
             continue
         visited.append(path)
         assert_fits(page, f"{username} {path}")
-        if path.count("/") <= 6:
-            for href in page.eval_on_selector_all("a[href^='/']", "links => links.map(a => a.getAttribute('href'))"):
-                if not SKIP.search(href) and shape(href) not in seen:
-                    queue.append(href)
+        name = SHOTS.get((username, shape(path)))
+        if name:
+            screenshot(page, f"phone-{username}-{name}")
+        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"):
+            if href.startswith(live_server.url + "/") and not SKIP.search(href):
+                link = href.removeprefix(live_server.url).split("#")[0]
+                if shape(link) not in seen:
+                    queue.append(link)
     assert len(visited) >= 5, visited
     assert errors == []
     print(f"{username}: {len(visited)} pages fit {WIDTH} px: {visited}")
@@ -156,7 +187,8 @@ def test_a_creator_decides_renews_and_revokes_on_a_phone(live_server, demo, phon
     dialog.wait_for(state="visible")
     settled(page)
     box = dialog.bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, box
+    assert box["x"] >= 0, box
+    assert box["x"] + box["width"] <= WIDTH, box
     dialog.get_by_role("textbox").fill("该场直播数据仍在核对中，请下周再申请。")
     screenshot(page, "phone-3-decline-reason", full_page=False)
     dialog.get_by_role("button", name="确认拒绝").click()
@@ -212,3 +244,20 @@ def test_a_creator_decides_renews_and_revokes_on_a_phone(live_server, demo, phon
     assert (grant.status, grant.ends_on) == ("revoked", later)
     assert timezone.localdate() <= later
     assert errors == []
+
+
+@pytest.mark.parametrize(("width", "display"), [(WIDTH, "block"), (1360, "table-row")])
+def test_lists_are_cards_on_a_phone_and_tables_above(live_server, demo, browser, browser_context_args, width, display):
+    context = browser.new_context(**{**browser_context_args, "viewport": {"width": width, "height": HEIGHT}})
+    page = context.new_page()
+    login(page, live_server, "creator")
+    for path in (reverse("grants:creator_grants"), reverse("grants:creator_requests")):
+        page.goto(live_server.url + path)
+        row = page.locator("[data-row]").first
+        assert row.evaluate("tr => getComputedStyle(tr).display") == display, path
+        heading_row = page.locator("table.table-cards thead").first.bounding_box()
+        assert (heading_row["height"] > 10) == (display == "table-row"), (path, heading_row)
+        # The status cell: labelled on a card (its column's heading), a plain cell in a table.
+        label = row.locator("td[data-label]").last.evaluate("td => getComputedStyle(td, '::before').content")
+        assert (label not in ("none", "normal", '""')) == (display == "block"), (path, label)
+    context.close()

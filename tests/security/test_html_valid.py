@@ -147,3 +147,39 @@ def test_every_crawled_page_is_valid_html(crawled_pages, vnu, tmp_path):
     assert not errors, f"{len(errors)} HTML errors on {len(pages_with_errors)} of {len(crawled_pages)} pages:\n" + (
         "\n".join(lines[:200])
     )
+
+
+CARD_TABLE = re.compile(r'<table class="table table-cards">(.*?)</table>', re.S)
+
+
+@pytest.mark.parametrize(
+    ("role", "route", "query"),
+    [
+        ("owner", "grants:creator_grants", ""),
+        ("owner", "grants:creator_grants", "?status=pending"),
+        ("owner", "grants:creator_grants", "?status=requests"),
+        ("owner", "grants:creator_requests", "?status=all"),
+        ("owner", "grants:creator_requests", "?status=pending"),
+        ("main_with_access", "grants:org_home", ""),
+        ("main_with_access", "livestreams:org_livestreams", ""),
+        ("owner", "livestreams:creator_livestreams", ""),
+    ],
+)
+def test_list_rows_carry_data_row_and_their_cells_labels(client, world, role, route, query):  # noqa: F811
+    """Each row of a list is a card on a phone (CSS): it carries data-row, and every cell but the
+    name, the checkbox and the actions carries its column's heading as data-label."""
+    client.force_login(world["users"][role])
+    kwargs = {"creator_id": world["creator"].pk} if route.startswith("livestreams:creator") else {}
+    html = client.get(reverse(route, kwargs=kwargs) + query).content.decode()
+    tables = CARD_TABLE.findall(html)
+    assert tables, f"{route}{query}: no card list"
+    for table in tables:
+        headings = re.findall(r"<th scope=\"col\"(?! class=\"check\")[^>]*>(.*?)</th>", table, re.S)
+        rows = re.findall(r"<tr\b([^>]*)>(.*?)</tr>", table.split("</thead>", 1)[1], re.S)
+        assert rows, f"{route}{query}: an empty card list"
+        for attrs, cells in rows:
+            assert "data-row" in attrs, f"{route}{query}: a row without data-row"
+            cells = [td for td in re.findall(r"<td\b([^>]*)>", cells) if 'class="check"' not in td]
+            labels = [next(iter(re.findall(r'data-label="([^"]*)"', td)), "") for td in cells]
+            expected = headings[1:-1] if "操作" in headings[-1] else headings[1:]
+            assert labels[1 : 1 + len(expected)] == expected, (route, query, labels, headings)
