@@ -33,7 +33,7 @@ SKIP = re.compile(r"/export/|/admin/|/accounts/logout/|\.csv")
 
 # The walk's pages kept as screenshots (user, page kind) → phone-<user>-<name>.png.
 SHOTS = {
-    ("creator", "/creators/N/livestreams/?range=30"): "livestreams",
+    ("creator", "/creators/N/livestreams/?range"): "livestreams",
     ("creator", "/livestreams/N/big-screen/?"): "big-screen",
     ("creator", "/livestreams/N/traffic/?"): "traffic",
     ("creator", "/livestreams/N/audience/?"): "audience",
