@@ -43,6 +43,8 @@ TAB_VIEWS = [
     ("owner", "grants:creator_requests", "?status=approved"),
     ("main_with_access", "notifications:inbox", "?show=all"),
     ("main_with_access", "grants:request_grant", "?q=机"),
+    ("owner", "livestreams:creator_livestreams", "?range=90"),
+    ("main_with_access", "livestreams:creator_livestreams", "?range=90"),
 ]
 FRAGMENT_SHELL = (
     '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>fragment</title></head><body>{}</body></html>'
@@ -75,6 +77,10 @@ def vnu():
         return report["messages"]
 
     return check
+
+
+def tab_url(world, name: str) -> str:  # noqa: F811
+    return reverse(name, kwargs={"creator_id": world["creator"].pk} if name.startswith("livestreams:creator") else {})
 
 
 def body_of(response) -> str | None:
@@ -113,7 +119,7 @@ def crawled_pages(client, world):  # noqa: F811
             url = reverse(route.name, kwargs={name: world["ids"][name] for name in route.params})
             visits += [(route.name, role, method, url) for role in ROLES]
         if method == "get":
-            visits += [(name, role, "get", reverse(name) + query) for role, name, query in TAB_VIEWS]
+            visits += [(name, role, "get", tab_url(world, name) + query) for role, name, query in TAB_VIEWS]
     for name, role, method, url in visits:
         data = POST_DATA.get(name, lambda w: {})(world) if method == "post" else None
         for fragment in (False, True):
@@ -162,15 +168,14 @@ CARD_TABLE = re.compile(r'<table class="table table-cards">(.*?)</table>', re.S)
         ("owner", "grants:creator_requests", "?status=pending"),
         ("main_with_access", "grants:org_home", ""),
         ("main_with_access", "livestreams:org_livestreams", ""),
-        ("owner", "livestreams:creator_livestreams", ""),
+        ("owner", "livestreams:creator_livestreams", "?range=90"),
     ],
 )
 def test_list_rows_carry_data_row_and_their_cells_labels(client, world, role, route, query):  # noqa: F811
     """Each row of a list is a card on a phone (CSS): it carries data-row, and every cell but the
     name, the checkbox and the actions carries its column's heading as data-label."""
     client.force_login(world["users"][role])
-    kwargs = {"creator_id": world["creator"].pk} if route.startswith("livestreams:creator") else {}
-    html = client.get(reverse(route, kwargs=kwargs) + query).content.decode()
+    html = client.get(tab_url(world, route) + query).content.decode()
     tables = CARD_TABLE.findall(html)
     assert tables, f"{route}{query}: no card list"
     for table in tables:
