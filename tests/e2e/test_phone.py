@@ -22,6 +22,7 @@ from grants.models import Grant, LivestreamAccessRequest
 from portal.models import Creator
 
 from .test_accessibility import assert_accessible
+from .test_english_browser import switch_to_english
 from .test_journeys import settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -265,3 +266,23 @@ def test_lists_are_cards_on_a_phone_and_tables_above(live_server, demo, browser,
         label = row.locator("td[data-label]").last.evaluate("td => getComputedStyle(td, '::before').content")
         assert (label not in ("none", "normal", '""')) == (display == "block"), (path, label)
     context.close()
+
+
+def test_the_lists_fit_a_phone_in_english(live_server, demo, phone, screenshot):
+    """English labels and buttons are longer: the cards still fit, actions on screen."""
+    errors: list[str] = []
+    page = phone(errors)
+    login(page, live_server, "creator")
+    switch_to_english(page)
+    for path in (
+        reverse("grants:creator_grants"),
+        reverse("grants:creator_grants") + "?status=pending",
+        reverse("grants:creator_requests"),
+        reverse("notifications:inbox"),
+    ):
+        page.goto(live_server.url + path)
+        assert_fits(page, f"en {path}")
+    screenshot(page, "phone-en-inbox", full_page=False)
+    page.goto(live_server.url + reverse("grants:creator_requests"))
+    screenshot(page, "phone-en-requests", full_page=False)
+    assert errors == []

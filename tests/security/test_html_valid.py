@@ -133,7 +133,8 @@ def crawled_pages(client, world):  # noqa: F811
     return pages
 
 
-def test_every_crawled_page_is_valid_html(crawled_pages, vnu, tmp_path):
+def test_every_crawled_page_is_valid_html(vnu, crawled_pages, tmp_path):  # vnu first: skips before the crawl
+    assert len(crawled_pages) > 200, "the crawl rendered too few pages to check"
     for name, (_label, html) in crawled_pages.items():
         (tmp_path / name).write_text(html, encoding="utf-8")
     messages = vnu(tmp_path)
@@ -188,3 +189,16 @@ def test_list_rows_carry_data_row_and_their_cells_labels(client, world, role, ro
             labels = [next(iter(re.findall(r'data-label="([^"]*)"', td)), "") for td in cells]
             expected = headings[1:-1] if "操作" in headings[-1] else headings[1:]
             assert labels[1 : 1 + len(expected)] == expected, (route, query, labels, headings)
+
+
+def test_only_htmx_attribute_messages_are_left_out():
+    assert HTMX_ATTRIBUTE.match("Attribute “hx-get” not allowed on element “a” at this point.")
+    assert HTMX_ATTRIBUTE.match("Attribute “hx-swap-oob” not allowed on element “span” at this point.")
+    for message in (
+        "Attribute “data-hx-get” not allowed on element “a” at this point.",  # valid HTML: never reported
+        "Attribute “x-hx-get” not allowed on element “a” at this point.",
+        "Attribute “aria-label” not allowed on element “div” at this point.",
+        "Bad value “” for attribute “hx-get” on element “a”.",
+        "Duplicate ID “hx-title”.",
+    ):
+        assert not HTMX_ATTRIBUTE.match(message), message
