@@ -8,8 +8,9 @@ Styles are in ``static/css/charts.css`` (link it once per page); wrap charts in 
 
 Common arguments of every tag:
 
-- ``id``: the figure's DOM id (default: a random ``chart-xxxxxxxx``, unique on the page — its
-  gradient and title ids derive from it, so several charts can share a page).
+- ``id``: the figure's DOM id (default: a random ``chart-xxxxxxxx``, unique on the page). The ids
+  inside its SVG (title, desc, gradients) get a random suffix of their own (``<id>-xxxxxxxx-title``),
+  so they never clash with the page's ids (a heading ``funnel-title`` beside ``id="funnel"``).
 - ``title``: the accessible name (default: a summary such as "在线人数、GMV趋势").
 - ``dark``: add the ``chart-dark`` class to the figure itself.
 
