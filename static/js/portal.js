@@ -50,8 +50,14 @@
   });
   // Focus stays in the open dialog: Tab from its last control goes to its first, Shift+Tab from the
   // first to the last (a modal <dialog> keeps the page inert, but Tab would still leave it for the
-  // browser's own controls). Escape closes it (the <dialog>'s own behaviour).
+  // browser's own controls).
   dialog.addEventListener("keydown", function (event) {
+    // Escape closes at once, also from a search box (whose own Escape would only clear it first).
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+      return;
+    }
     if (event.key !== "Tab") return;
     var controls = Array.prototype.filter.call(
       dialog.querySelectorAll("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])"),

@@ -211,6 +211,21 @@ def test_a_creator_decides_renews_and_revokes_on_a_phone(live_server, demo, phon
     assert_fits(page, "grants")
     assert_accessible(page, "grants as cards")
     screenshot(page, "phone-5-grants", full_page=False)
+    # The authorize dialog fits the screen; Escape closes it.
+    page.get_by_role("link", name="新增授权").click()
+    dialog = page.locator("#dialog")
+    dialog.wait_for(state="visible")
+    settled(page)
+    dialog.get_by_placeholder("输入店铺名称/机构名称搜索").fill("星途")
+    dialog.locator("#org-results li").first.wait_for()
+    box = dialog.bounding_box()
+    assert box["x"] >= 0, box
+    assert box["x"] + box["width"] <= WIDTH, box
+    assert box["y"] + box["height"] <= HEIGHT, box
+    assert_fits(page, "authorize dialog")
+    screenshot(page, "phone-5b-authorize", full_page=False)
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
     row = page.locator("[data-row]", has=page.get_by_role("link", name="提前续约")).first
     row_id = row.get_attribute("id")
     grant = Grant.objects.get(pk=int(row_id.rsplit("-", 1)[1]))
