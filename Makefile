@@ -30,9 +30,16 @@ run: $(VENV)/.run-installed
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+## The W3C Nu HTML Checker (vnu.jar, npm package vnu-jar pinned in tools/package-lock.json) that the
+## valid-HTML test runs with Java; skipped with a message where npm is missing (the test then skips).
+## --ignore-scripts: the package's postinstall would download a Java runtime; Debian's is used instead.
+tools/node_modules/.installed: tools/package.json tools/package-lock.json
+	@if command -v npm >/dev/null; then cd tools && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the Nu HTML checker is not installed (tests/security/test_html_valid.py skips)"; fi
+
 ## make test: install the dev requirements and run the whole suite (DATABASE_URL picks the database)
 ## (loadgroup: the replica tests share one worker, since one of them stops the replica)
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed tools/node_modules/.installed
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
@@ -59,7 +66,7 @@ screenshots: $(VENV)/.dev-installed
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots REQUIRE_BROWSER=1 $(BIN)/python -m pytest -n $(WORKERS) -m browser $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache tools/node_modules
 
 ## make replica: a PostgreSQL primary (127.0.0.1:5441) and its streaming replica (:5442, replaying
 ## 3 s late) for the replica tests and for trying the router by hand; idempotent. make replica-stop.

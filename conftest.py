@@ -59,12 +59,13 @@ def browser_context_args(browser_context_args):
 
 @pytest.fixture
 def screenshot():
-    """``screenshot(page, "name")`` saves name.png (full page) in SCREENSHOTS (see above)."""
+    """``screenshot(page, "name")`` saves name.png (full page; ``full_page=False``: the viewport, as
+    for an open dialog) in SCREENSHOTS (see above)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str) -> Path:
+    def take(page, name: str, full_page: bool = True) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take

@@ -8,8 +8,9 @@ Styles are in ``static/css/charts.css`` (link it once per page); wrap charts in 
 
 Common arguments of every tag:
 
-- ``id``: the figure's DOM id (default: a random ``chart-xxxxxxxx``, unique on the page — its
-  gradient and title ids derive from it, so several charts can share a page).
+- ``id``: the figure's DOM id (default: a random ``chart-xxxxxxxx``, unique on the page). The ids
+  inside its SVG (title, desc, gradients) get a random suffix of their own (``<id>-xxxxxxxx-title``),
+  so they never clash with the page's ids (a heading ``funnel-title`` beside ``id="funnel"``).
 - ``title``: the accessible name (default: a summary such as "在线人数、GMV趋势").
 - ``dark``: add the ``chart-dark`` class to the figure itself.
 
@@ -39,6 +40,9 @@ MIN_SCALE = 0.6
 
 def _finish(chart, id: str, dark: bool, prefix: str) -> dict:
     chart.id = str(id) if id else charts.new_chart_id(prefix)
+    # The ids inside the SVG (title, desc, gradients) are unique per chart instance, also when the
+    # figure's id is given: "funnel-title" would otherwise clash with the page's own heading ids.
+    chart.part_id = chart.id if not id else charts.new_chart_id(chart.id)
     return {"chart": chart, "dark": bool(dark), "min_width": round(float(chart.width) * MIN_SCALE)}
 
 

@@ -48,6 +48,31 @@
       window.htmx && window.htmx.trigger(event.target, "search");
     }
   });
+  // Focus stays in the open dialog: Tab from its last control goes to its first, Shift+Tab from the
+  // first to the last (a modal <dialog> keeps the page inert, but Tab would still leave it for the
+  // browser's own controls).
+  dialog.addEventListener("keydown", function (event) {
+    // Escape closes at once, also from a search box (whose own Escape would only clear it first).
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+      return;
+    }
+    if (event.key !== "Tab") return;
+    var controls = Array.prototype.filter.call(
+      dialog.querySelectorAll("a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])"),
+      function (el) { return el.offsetWidth || el.offsetHeight || el.getClientRects().length; }
+    );
+    if (!controls.length) return;
+    var first = controls[0], last = controls[controls.length - 1];
+    if (event.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
   // Closing (Esc, cancel) discards the fragment, so nothing half-filled lingers.
   dialog.addEventListener("close", function () {
     content.innerHTML = "";

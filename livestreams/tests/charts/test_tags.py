@@ -22,12 +22,16 @@ def test_line_chart_tag_renders_accessible_svg():
     assert "<svg" in html
     assert 'role="img"' in html
     assert 'id="live-curve"' in html
-    assert '<title id="live-curve-title">在线人数、GMV趋势</title>' in html
-    assert '<desc id="live-curve-desc">' in html
-    assert 'aria-labelledby="live-curve-title"' in html
+    # The SVG's own ids are unique per chart instance (issue 19): never "live-curve-title", which a
+    # page's heading may use too.
+    part = re.search(r'<title id="(live-curve-[0-9a-f]{8})-title">在线人数、GMV趋势</title>', html).group(1)
+    assert f'<desc id="{part}-desc">' in html
+    assert f'aria-labelledby="{part}-title"' in html
     assert html.count('class="line"') == 2
-    assert 'fill="url(#live-curve-fill-0)"' in html
-    assert 'id="live-curve-fill-0"' in html
+    assert f'fill="url(#{part}-fill-0)"' in html
+    assert f'id="{part}-fill-0"' in html
+    again = render('{% line_chart rows series="online" x="at" id="live-curve" %}', rows=minutes(10))
+    assert f"{part}-title" not in again
     assert html.count('<g class="hover">') == 60
     assert "<title>19:00\n在线人数 1,000\nGMV ¥0.00</title>" in html
     assert "峰值" in html
