@@ -39,6 +39,7 @@ TARGETS = {
     "list_scale_ratio": ("<=", 1.3),
     "overview_range_ratio": ("<=", 1.3),
     "gated_vs_plain_ratio": (">=", 0.6),
+    "logged_vs_unlogged_ratio": (">=", 0.9),
     "import_vs_copy_ratio": (">=", 0.3),
     "worker_rss_mb": ("<=", 150),
 }
@@ -663,7 +664,12 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
             if process.poll() is not None or time.monotonic() > deadline:
                 return {"error": "gunicorn did not start"}
             time.sleep(0.2)
-        pages = {"plain": "/bench/plain/", "same_template": f"/bench/same-template/{livestream_id}/", "gated": gated}
+        pages = {
+            "plain": "/bench/plain/",
+            "same_template": f"/bench/same-template/{livestream_id}/",
+            "gated": gated,
+            "gated_unlogged": f"/bench/unlogged/{livestream_id}/traffic/",
+        }
         statuses = {}
         for name, path in pages.items():
             status, body = _get(port, path, cookie)
@@ -718,6 +724,12 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
         "plain_rps_runs": samples["plain"],
         "same_template_rps_runs": samples["same_template"],
         "gated_vs_plain_ratio": round(rps["gated"] / rps["plain"], 2) if rps["plain"] else None,
+        # The data-access log's cost (issue 15): the gated page with its log write over the same
+        # page with the write turned off, measured in the same runs, alternating.
+        "gated_unlogged_path": pages["gated_unlogged"],
+        "gated_unlogged_rps": round(rps["gated_unlogged"], 1),
+        "gated_unlogged_rps_runs": samples["gated_unlogged"],
+        "logged_vs_unlogged_ratio": (round(rps["gated"] / rps["gated_unlogged"], 2) if rps["gated_unlogged"] else None),
         # Diagnostic (no target): the gate and the data queries alone, template rendering taken out.
         "gated_vs_same_template_ratio": round(rps["gated"] / rps["same_template"], 2) if rps["same_template"] else None,
         "worker_rss_mb": max(values) if values else None,
@@ -889,6 +901,7 @@ def targets(results: dict) -> dict:
         rows[f"overview_range_ratio[{name}]"] = data.get("ratio")
     throughput = results.get("throughput") or {}
     rows["gated_vs_plain_ratio"] = throughput.get("gated_vs_plain_ratio")
+    rows["logged_vs_unlogged_ratio"] = throughput.get("logged_vs_unlogged_ratio")
     rows["worker_rss_mb"] = throughput.get("worker_rss_mb")
     rows["import_vs_copy_ratio"] = (results.get("import") or {}).get("import_vs_copy_ratio")
     out = {}
@@ -977,6 +990,12 @@ def report(results: dict) -> None:
             )
             p(f"  gated {t['gated_path']}: {t['gated_rps']:.0f} req/s  runs {t['gated_rps_runs']}")
             p(f"  plain {t['plain_path']}: {t['plain_rps']:.0f} req/s  runs {t['plain_rps_runs']}")
+            if "gated_unlogged_rps" in t:
+                p(
+                    f"  the gated page without the data-access log's write {t['gated_unlogged_path']}: "
+                    f"{t['gated_unlogged_rps']:.0f} req/s  runs {t['gated_unlogged_rps_runs']}  "
+                    f"(logged/unlogged {t['logged_vs_unlogged_ratio']})"
+                )
             p(
                 f"  diagnostic, the gated page's template from memory {t['same_template_path']}: "
                 f"{t['same_template_rps']:.0f} req/s  runs {t['same_template_rps_runs']}  "
