@@ -622,6 +622,30 @@ def _gated_subject():
     return _party_user("org", ds.O_10K), f"/livestreams/{livestream.pk}/traffic/"
 
 
+def _logged_vs_unlogged_in_process(client, gated: str, livestream_id: int, pairs: int) -> dict:
+    """The gated page with and without the data-access log's write, timed in this process (one
+    request at a time, ``pairs`` interleaved pairs, medians): the log's cost per request without
+    gunicorn and the load generator, steadier than the throughput runs on a shared machine."""
+    unlogged = f"/bench/unlogged/{livestream_id}/traffic/"
+    for _ in range(20):
+        client.get(gated)
+        client.get(unlogged)
+    times = {"logged": [], "unlogged": []}
+    for i in range(pairs):
+        order = (("logged", gated), ("unlogged", unlogged))
+        for name, path in order if i % 2 else order[::-1]:
+            started = time.perf_counter()
+            client.get(path)
+            times[name].append(time.perf_counter() - started)
+    logged, unlogged_ms = median(times["logged"]) * 1000, median(times["unlogged"]) * 1000
+    return {
+        "pairs": pairs,
+        "logged_ms": round(logged, 2),
+        "unlogged_ms": round(unlogged_ms, 2),
+        "ratio": round(unlogged_ms / logged, 3) if logged else None,
+    }
+
+
 def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dict:
     from django.conf import settings
 
@@ -636,6 +660,7 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
     plain_dir.mkdir(parents=True, exist_ok=True)
     (plain_dir / "plain.html").write_bytes(response.content)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    in_process = _logged_vs_unlogged_in_process(client, gated, livestream_id, 150 if quick else 400)
 
     cores = os.cpu_count() or 1
     workers = 2 * cores + 1
@@ -730,6 +755,8 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
         "gated_unlogged_rps": round(rps["gated_unlogged"], 1),
         "gated_unlogged_rps_runs": samples["gated_unlogged"],
         "logged_vs_unlogged_ratio": (round(rps["gated"] / rps["gated_unlogged"], 2) if rps["gated_unlogged"] else None),
+        # Diagnostic: the same comparison one request at a time, in the harness's process.
+        "logged_vs_unlogged_in_process": in_process,
         # Diagnostic (no target): the gate and the data queries alone, template rendering taken out.
         "gated_vs_same_template_ratio": round(rps["gated"] / rps["same_template"], 2) if rps["same_template"] else None,
         "worker_rss_mb": max(values) if values else None,
@@ -995,6 +1022,12 @@ def report(results: dict) -> None:
                     f"  the gated page without the data-access log's write {t['gated_unlogged_path']}: "
                     f"{t['gated_unlogged_rps']:.0f} req/s  runs {t['gated_unlogged_rps_runs']}  "
                     f"(logged/unlogged {t['logged_vs_unlogged_ratio']})"
+                )
+            if "logged_vs_unlogged_in_process" in t:
+                ip = t["logged_vs_unlogged_in_process"]
+                p(
+                    f"  diagnostic, one request at a time in-process ({ip['pairs']} interleaved pairs, medians): "
+                    f"logged {ip['logged_ms']} ms, unlogged {ip['unlogged_ms']} ms (throughput ratio {ip['ratio']})"
                 )
             p(
                 f"  diagnostic, the gated page's template from memory {t['same_template_path']}: "
