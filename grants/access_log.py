@@ -17,7 +17,7 @@ import datetime
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import connections, router
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from .models import ACCESS_LOG_RETENTION_DAYS, AccessLogEntry
 
@@ -85,8 +85,11 @@ def upsert_view(
     at: datetime.datetime, day: datetime.date, grant_id: int | None, livestream_request_id: int | None,
 ) -> None:  # fmt: skip
     """Count one view of ``page``: insert the day's row, or add one to it. One statement."""
-    using = router.db_for_write(AccessLogEntry)
-    connection = connections[using]
+    # Straight to the primary, not through the router: the replica router pins a request (and, by a
+    # cookie, the user's next seconds) to the primary after a write, so that they read their own
+    # change. A view's log row is nobody's change to read back; like a session's save, it must not
+    # take a viewer of a data page off the replica.
+    connection = connections[DEFAULT_DB_ALIAS]
     key = (connection.vendor, livestream_id is not None)
     sql = _SQL_CACHE.get(key)
     if sql is None:

@@ -331,3 +331,22 @@ def test_the_grant_list_badges_and_filters_idle_grants_with_a_fixed_query_count(
         body = client.get(reverse("grants:creator_grants"), {"status": "idle"}).content.decode()
     assert all(g.organization.name in body for g in idle)
     assert used.organization.name not in body
+
+
+def test_recording_a_view_keeps_the_viewer_on_the_replica(world):
+    """The log's write goes to the primary without the router: it neither pins the request nor
+    makes the viewer sticky to the primary (the replica tests in tests/replicas/ show the pages)."""
+    from portal import replicas
+
+    state = replicas.RequestState()
+    token = replicas._state.set(state)
+    try:
+        access_log.upsert_view(
+            viewer_id=world["main"].pk, creator_id=world["creator"].pk, organization_id=world["shop"].pk,
+            page="overview", livestream_id=None, at=at_shanghai(TODAY), day=TODAY, grant_id=None,
+            livestream_request_id=None,
+        )  # fmt: skip
+    finally:
+        replicas._state.reset(token)
+    assert (state.wrote, state.pinned) == (False, False)
+    assert len(rows()) == 1

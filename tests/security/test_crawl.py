@@ -16,6 +16,7 @@ from django.urls import reverse
 from grants import access, services
 from grants.factories import GrantFactory
 from grants.models import (
+    AccessLogEntry,
     Grant,
     GrantEvent,
     GrantRequest,
@@ -279,7 +280,7 @@ def table_counts():
         model.objects.count()
         for model in (
             Grant, GrantEvent, LivestreamAccessRequest, LivestreamAccessEvent, GrantRequest, GrantRequestEvent,
-            Message,
+            Message, AccessLogEntry,  # a refused page is not recorded as a view
         )
     )  # fmt: skip
 
