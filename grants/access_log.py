@@ -49,13 +49,14 @@ _PG_TYPES = ("bigint", "bigint", "bigint", "varchar", "bigint", "date", "timesta
              "bigint", "bigint")  # fmt: skip
 
 
-def _sql(connection, with_livestream: bool) -> str:
+def _sql(connection, with_livestream: bool, asynchronous: bool) -> str:
     """The upsert. On PostgreSQL its transaction commits asynchronously (``synchronous_commit`` off,
     for this statement only, set in the statement itself): the view does not wait for the WAL's
     flush to disk, which is what an otherwise read-only page would pay most for (measured in
     docs/performance.md). The row is written, visible and crash-safe as a transaction; a crash of
     the database server itself can lose the last ~0.6 s of log rows (3 × ``wal_writer_delay``),
-    never corrupt them. Elsewhere (SQLite) a plain upsert."""
+    never corrupt them. Only in a transaction of its own (``asynchronous``): inside a caller's
+    transaction the setting would reach the caller's commit too. Elsewhere (SQLite) a plain upsert."""
     quote = connection.ops.quote_name
     table = quote(AccessLogEntry._meta.db_table)
     columns = ", ".join(quote(c) for c in _COLUMNS)
@@ -69,7 +70,7 @@ def _sql(connection, with_livestream: bool) -> str:
     updates = [f"{views} = {table}.{views} + 1", f"{last_at} = excluded.{last_at}"]
     updates += [f"{quote(c)} = excluded.{quote(c)}" for c in ("organization_id", "grant_id", "livestream_request_id")]
     conflict = f"ON CONFLICT ({target}) WHERE {predicate} DO UPDATE SET {', '.join(updates)}"
-    if connection.vendor == "postgresql":
+    if asynchronous:
         values = ", ".join(f"%s::{kind}" for kind in _PG_TYPES)
         insert = f"INSERT INTO {table} ({columns}) SELECT {values} FROM async_commit {conflict}"  # noqa: S608
         return "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) " + insert
@@ -77,7 +78,7 @@ def _sql(connection, with_livestream: bool) -> str:
     return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) {conflict}"  # noqa: S608 - our own identifiers
 
 
-_SQL_CACHE: dict[tuple[str, bool], str] = {}
+_SQL_CACHE: dict[tuple[str, bool, bool], str] = {}
 
 
 def upsert_view(
@@ -90,10 +91,11 @@ def upsert_view(
     # change. A view's log row is nobody's change to read back; like a session's save, it must not
     # take a viewer of a data page off the replica.
     connection = connections[DEFAULT_DB_ALIAS]
-    key = (connection.vendor, livestream_id is not None)
+    asynchronous = connection.vendor == "postgresql" and not connection.in_atomic_block
+    key = (connection.vendor, livestream_id is not None, asynchronous)
     sql = _SQL_CACHE.get(key)
     if sql is None:
-        sql = _SQL_CACHE[key] = _sql(connection, livestream_id is not None)
+        sql = _SQL_CACHE[key] = _sql(connection, livestream_id is not None, asynchronous)
     ops = connection.ops
     moment, date = ops.adapt_datetimefield_value(at), ops.adapt_datefield_value(day)
     params = [

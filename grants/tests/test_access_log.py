@@ -350,3 +350,26 @@ def test_recording_a_view_keeps_the_viewer_on_the_replica(world):
         replicas._state.reset(token)
     assert (state.wrote, state.pinned) == (False, False)
     assert len(rows()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_upsert_commits_asynchronously_only_in_a_transaction_of_its_own(frozen_today):
+    """On PostgreSQL the statement sets ``synchronous_commit`` off for its own transaction; inside a
+    caller's transaction it does not, so that the caller's commit stays synchronous."""
+    from django.db import connection, transaction
+
+    creator, shop = CreatorFactory(), ShopFactory()
+    kwargs = dict(
+        viewer_id=shop.main_account.pk, creator_id=creator.pk, organization_id=shop.pk, page="overview",
+        livestream_id=None, at=at_shanghai(TODAY), day=TODAY, grant_id=None, livestream_request_id=None,
+    )  # fmt: skip
+    with transaction.atomic():
+        access_log.upsert_view(**kwargs)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                assert cursor.fetchone()[0] == "on"
+    access_log.upsert_view(**kwargs)  # autocommit: its own transaction
+    assert [e.views for e in rows()] == [2]
