@@ -483,7 +483,7 @@ def build_livestreams(rng: random.Random, cal: Calendar, parties: dict) -> dict:
                     updated = decided = _ts(revoked_at)
             requests.append(
                 f"{request_id}\t{pk}\t{owner}\t{org}\t{requester}\t{status}\t{decided}\t{decided_by}\t{_ts(created)}"
-                f"\t{updated}\t\n"  # no decline reason
+                f"\t{updated}\t\n"  # reason: empty (COPY does not apply the model's default)
             )
 
     stream_fields = (

@@ -40,6 +40,7 @@ TARGETS = {
     "list_scale_ratio": ("<=", 1.3),
     "overview_range_ratio": ("<=", 1.3),
     "gated_vs_plain_ratio": (">=", 0.6),
+    "logged_vs_unlogged_ratio": (">=", 0.9),
     "import_vs_copy_ratio": (">=", 0.3),
     "worker_rss_mb": ("<=", 150),
     "reminders_nothing_due_s": ("<=", 1.0),
@@ -627,6 +628,30 @@ def _gated_subject():
     return _party_user("org", ds.O_10K), f"/livestreams/{granted_livestream().pk}/traffic/"
 
 
+def _logged_vs_unlogged_in_process(client, gated: str, livestream_id: int, pairs: int) -> dict:
+    """The gated page with and without the data-access log's write, timed in this process (one
+    request at a time, ``pairs`` interleaved pairs, medians): the log's cost per request without
+    gunicorn and the load generator, steadier than the throughput runs on a shared machine."""
+    unlogged = f"/bench/unlogged/{livestream_id}/traffic/"
+    for _ in range(20):
+        client.get(gated)
+        client.get(unlogged)
+    times = {"logged": [], "unlogged": []}
+    for i in range(pairs):
+        order = (("logged", gated), ("unlogged", unlogged))
+        for name, path in order if i % 2 else order[::-1]:
+            started = time.perf_counter()
+            client.get(path)
+            times[name].append(time.perf_counter() - started)
+    logged, unlogged_ms = median(times["logged"]) * 1000, median(times["unlogged"]) * 1000
+    return {
+        "pairs": pairs,
+        "logged_ms": round(logged, 2),
+        "unlogged_ms": round(unlogged_ms, 2),
+        "ratio": round(unlogged_ms / logged, 3) if logged else None,
+    }
+
+
 def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dict:
     from django.conf import settings
 
@@ -641,6 +666,7 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
     plain_dir.mkdir(parents=True, exist_ok=True)
     (plain_dir / "plain.html").write_bytes(response.content)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    in_process = _logged_vs_unlogged_in_process(client, gated, livestream_id, 150 if quick else 400)
 
     cores = os.cpu_count() or 1
     workers = 2 * cores + 1
@@ -674,6 +700,7 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
             "same_template": f"/bench/same-template/{livestream_id}/",
             "gated": gated,
             "gated_no_bell": "/bench/no-bell" + gated,  # the same page without the bell's query
+            "gated_unlogged": f"/bench/unlogged/{livestream_id}/traffic/",
         }
         statuses = {}
         for name, path in pages.items():
@@ -733,6 +760,14 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
         "gated_no_bell_rps": round(rps["gated_no_bell"], 1),
         "gated_no_bell_rps_runs": samples["gated_no_bell"],
         "bell_cost_pct": round(100 * (1 - rps["gated"] / rps["gated_no_bell"]), 1) if rps["gated_no_bell"] else None,
+        # The data-access log's cost (issue 15): the gated page with its log write over the same
+        # page with the write turned off, measured in the same runs, alternating.
+        "gated_unlogged_path": pages["gated_unlogged"],
+        "gated_unlogged_rps": round(rps["gated_unlogged"], 1),
+        "gated_unlogged_rps_runs": samples["gated_unlogged"],
+        "logged_vs_unlogged_ratio": (round(rps["gated"] / rps["gated_unlogged"], 2) if rps["gated_unlogged"] else None),
+        # Diagnostic: the same comparison one request at a time, in the harness's process.
+        "logged_vs_unlogged_in_process": in_process,
         # Diagnostic (no target): the gate and the data queries alone, template rendering taken out.
         "gated_vs_same_template_ratio": round(rps["gated"] / rps["same_template"], 2) if rps["same_template"] else None,
         "worker_rss_mb": max(values) if values else None,
@@ -906,6 +941,7 @@ def targets(results: dict) -> dict:
         rows[f"overview_range_ratio[{name}]"] = data.get("ratio")
     throughput = results.get("throughput") or {}
     rows["gated_vs_plain_ratio"] = throughput.get("gated_vs_plain_ratio")
+    rows["logged_vs_unlogged_ratio"] = throughput.get("logged_vs_unlogged_ratio")
     rows["worker_rss_mb"] = throughput.get("worker_rss_mb")
     rows["import_vs_copy_ratio"] = (results.get("import") or {}).get("import_vs_copy_ratio")
     if results.get("reminders"):
@@ -1003,6 +1039,18 @@ def report(results: dict) -> None:
                     f"runs {t['gated_no_bell_rps_runs']} (the bell costs {t['bell_cost_pct']} %)"
                 )
             p(f"  plain {t['plain_path']}: {t['plain_rps']:.0f} req/s  runs {t['plain_rps_runs']}")
+            if "gated_unlogged_rps" in t:
+                p(
+                    f"  the gated page without the data-access log's write {t['gated_unlogged_path']}: "
+                    f"{t['gated_unlogged_rps']:.0f} req/s  runs {t['gated_unlogged_rps_runs']}  "
+                    f"(logged/unlogged {t['logged_vs_unlogged_ratio']})"
+                )
+            if "logged_vs_unlogged_in_process" in t:
+                ip = t["logged_vs_unlogged_in_process"]
+                p(
+                    f"  diagnostic, one request at a time in-process ({ip['pairs']} interleaved pairs, medians): "
+                    f"logged {ip['logged_ms']} ms, unlogged {ip['unlogged_ms']} ms (throughput ratio {ip['ratio']})"
+                )
             p(
                 f"  diagnostic, the gated page's template from memory {t['same_template_path']}: "
                 f"{t['same_template_rps']:.0f} req/s  runs {t['same_template_rps_runs']}  "

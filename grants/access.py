@@ -21,15 +21,23 @@ define the rules.
 
 from __future__ import annotations
 
+import copy
+import datetime
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.core import signing
+from django.db import DatabaseError, OperationalError
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from portal.models import Creator, Membership, User
+from portal.models import Creator, Membership, Organization, User
 
-from . import speedups
-from .models import Grant, GrantRequest, GrantStatus, LivestreamAccessRequest, today
+from . import access_log, speedups
+from .models import AccessLogEntry, AccessPage, Grant, GrantRequest, GrantStatus, LivestreamAccessRequest, today
+
+logger = logging.getLogger(__name__)
 
 PARTS = ("overview", "products", "livestreams", "modules")
 """What a full-data grant covers (SPEC §12): 数据概览 (KPIs, daily trend), 商品与店铺 (top products and
@@ -122,6 +130,8 @@ class CreatorAccess:
     parts: frozenset[str] = NO_PARTS
     authority: Any = None
     owner: bool = False
+    # Set on a preview (以商家视角预览): what the organization would see, shown to the creator.
+    preview: Preview | None = None
 
     def may_view(self, part: str) -> bool:
         if part not in ALL_PARTS:
@@ -168,6 +178,13 @@ def grant_parts(grant: Grant, day=None) -> frozenset[str]:
     return ALL_PARTS if grant.status_on(day or today()) == GrantStatus.ACTIVE else NO_PARTS
 
 
+def _grant_answer(grant: Grant, day, **extra) -> CreatorAccess:
+    """What ``grant`` opens to its organization's main account on ``day``: the one answer for a
+    grant, real (``creator_access``) or hypothetical (``preview_access``)."""
+    parts = grant_parts(grant, day)
+    return CreatorAccess(creator=grant.creator, parts=parts, authority=grant, **extra)
+
+
 def creator_access(user, creator: Creator | int) -> CreatorAccess:
     """What ``user`` may view of ``creator``'s data (a Creator, or its id) now. At most one query:
     none for the creator themself, for a user who is not a main account, or for anonymous users."""
@@ -195,7 +212,7 @@ def creator_access(user, creator: Creator | int) -> CreatorAccess:
     grant = found[0]
     if isinstance(creator, Creator):
         grant.creator = creator
-    return CreatorAccess(creator=grant.creator, parts=grant_parts(grant, day), authority=grant)
+    return _grant_answer(grant, day)
 
 
 def grant_access(user, grant: Grant) -> CreatorAccess:
@@ -239,6 +256,146 @@ def creators_viewable(user, creator_ids, part: str) -> set[int]:
         .filter(organization_id=who.membership.organization_id, creator_id__in=creator_ids)
         .values_list("creator_id", flat=True)
     )
+
+
+# --- preview (以商家视角预览, SPEC §11) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A preview's subject: the hypothetical grant (never saved) and the token of its URL."""
+
+    grant: Grant
+    token: str
+
+    @property
+    def organization(self) -> Organization:
+        return self.grant.organization
+
+
+def _preview_salt(creator_id: int) -> str:
+    return f"grants.preview:{creator_id}"
+
+
+def preview_token(*, creator: Creator, grant: Grant | None = None, organization=None, starts_on=None,
+                  ends_on=None) -> str:  # fmt: skip
+    """The token of a preview URL: an existing grant of ``creator``, or a period not yet authorized
+    (the authorize dialog's organization and dates). Signed, so that it cannot be edited into a
+    preview of something else; useless to anyone but the creator (``preview_access`` asks)."""
+    if grant is not None:
+        payload = {"g": grant.pk}
+    else:
+        payload = {"o": organization.pk, "s": starts_on.isoformat(), "e": ends_on.isoformat()}
+    return signing.dumps(payload, salt=_preview_salt(creator.pk), compress=True)
+
+
+def _hypothetical_grant(creator: Creator, payload) -> Grant | None:
+    """The unsaved grant a preview token stands for, or None (unknown, another creator's, malformed)."""
+    if not isinstance(payload, dict):
+        return None
+    if "g" in payload:
+        grant = Grant.objects.for_creator(creator).select_related("organization").filter(pk=payload["g"]).first()
+        if grant is None:
+            return None
+        # Its period and scope as they are now; as if neither revoked nor expired, so a grant can be
+        # previewed at any time (what it opens, not whether it is open today).
+        hypothetical = copy.copy(grant)
+        hypothetical.revoked_at = None
+        hypothetical.creator = creator
+        return hypothetical
+    try:
+        organization = Organization.objects.filter(pk=int(payload["o"])).first()
+        starts_on = datetime.date.fromisoformat(payload["s"])
+        ends_on = datetime.date.fromisoformat(payload["e"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if organization is None or ends_on < starts_on:
+        return None
+    return Grant(creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on)
+
+
+def preview_access(user, creator_id: int, token: str) -> CreatorAccess:
+    """What the organization of the grant ``token`` stands for would see of ``creator_id``'s data,
+    for the creator themself and nobody else (anyone else: refused, the page's 404). The answer is
+    ``creator_access``'s for that grant (``_grant_answer``, with ``grant_parts``), asked on a day the
+    grant is active (today, or its first day if it has not started, or its last if it has ended)."""
+    if user is None or not user.is_authenticated:
+        return _refused(creator_id)
+    own = user.creator_or_none
+    if own is None or own.pk != creator_id:
+        return _refused(creator_id)
+    try:
+        payload = signing.loads(token, salt=_preview_salt(own.pk))
+    except signing.BadSignature:
+        return _refused(creator_id)
+    grant = _hypothetical_grant(own, payload)
+    if grant is None:
+        return _refused(creator_id)
+    day = min(max(today(), grant.starts_on), grant.ends_on)
+    answer = _grant_answer(grant, day)
+    return CreatorAccess(
+        creator=own, parts=answer.parts, authority=answer.authority, preview=Preview(grant=grant, token=token)
+    )
+
+
+# --- the data-access log (数据访问记录, SPEC §11) ----------------------------------------------------
+
+
+class AccessNotRecorded(OperationalError):
+    """The view could not be written to the data-access log: the page is refused (fails closed).
+
+    An ``OperationalError``, so the portal answers it like a database it cannot reach: 503 with
+    ``Retry-After`` and "服务暂时不可用" (``portal.views.server_error``), never the data unrecorded."""
+
+
+def record_view(request, answer, page: str, livestream=None) -> None:
+    """Record that ``request.user`` was just served ``page`` (an ``AccessPage``) of a creator's data
+    under ``answer`` (a ``CreatorAccess`` or ``LivestreamAccess``): one upsert.
+
+    Called only where the decision is made, after it opened the page; nothing is recorded for the
+    creator themself, for a preview, or for an answer resting on no authority (a cooperating
+    member's own products on a livestream's detail page). A failed write raises
+    ``AccessNotRecorded`` (the page fails closed, see README "数据访问记录")."""
+    if answer.owner or answer.authority is None or getattr(answer, "preview", None) is not None:
+        return
+    if access_log.is_disabled():
+        return
+    user = request.user
+    membership = user.membership_or_none
+    if membership is None:
+        return
+    authority = answer.authority
+    creator_id = livestream.creator_id if livestream is not None else answer.creator.pk
+    now = timezone.now()
+    try:
+        access_log.upsert_view(
+            viewer_id=user.pk,
+            creator_id=creator_id,
+            organization_id=membership.organization_id,
+            page=AccessPage(page).value,
+            livestream_id=livestream.pk if livestream is not None else None,
+            at=now,
+            day=timezone.localdate(now),
+            grant_id=authority.pk if isinstance(authority, Grant) else None,
+            livestream_request_id=authority.pk if isinstance(authority, LivestreamAccessRequest) else None,
+        )
+    except DatabaseError as error:
+        logger.error(
+            "access log not written, page refused: user=%s creator=%s page=%s error=%s",
+            user.pk, creator_id, page, type(error).__name__,
+        )  # fmt: skip
+        raise AccessNotRecorded("the view could not be recorded") from error
+
+
+def access_log_rows(user) -> QuerySet | None:
+    """The data-access log rows ``user`` may read: a creator's own (who looked at their data), an
+    organization's main account's organization's (what its people looked at); None for anyone else."""
+    who = party(user)
+    if who.creator is not None:
+        return AccessLogEntry.objects.for_creator(who.creator)
+    if who.sees_full_data_grants:
+        return AccessLogEntry.objects.for_organization(who.membership.organization_id)
+    return None
 
 
 def can_view_creator_data(user, creator) -> bool:

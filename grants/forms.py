@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.models import Creator, Organization
 
-from .models import today
+from .models import AccessPage, today
 
 DATE_ERRORS = {"required": _("请选择日期。"), "invalid": _("请输入有效的日期（YYYY-MM-DD）。")}
 
@@ -158,3 +158,29 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not choose:
             del self.fields["action"]
+
+
+# --- the data-access log's filters (SPEC §11) ---------------------------------------------------------
+
+
+class AccessLogFilterForm(forms.Form):
+    """The filters of 数据访问记录 and its CSV. A value that does not parse is ignored (the list shows
+    unfiltered by it) and said so; nothing here is a rule."""
+
+    q = forms.CharField(required=False, max_length=50, strip=True)
+    organization = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    kind = forms.ChoiceField(required=False, choices=[("", "")])  # the page kind ("page" is the pagination's)
+    start = date_field(_("开始日期"), required=False)
+    end = date_field(_("结束日期"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", _("全部页面")), *AccessPage.choices]
+
+    def filters(self) -> dict:
+        """The valid filters, each None when absent or invalid."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        cleaned = {name: data.get(name) for name in ("q", "organization", "kind", "start", "end")}
+        cleaned["q"] = (cleaned["q"] or "").replace("\x00", "")
+        return cleaned

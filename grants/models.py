@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -111,6 +111,25 @@ class GrantQuerySet(models.QuerySet):
 
     def not_revoked(self) -> GrantQuerySet:
         return self.filter(revoked_at__isnull=True)
+
+    def _idle_q(self, day: datetime.date) -> Q:
+        """Idle (闲置, SPEC §11) on ``day``: active, active for the last ``IDLE_AFTER_DAYS`` days at
+        least (today included), and no view under it in the data-access log during those days."""
+        since = day - datetime.timedelta(days=IDLE_AFTER_DAYS - 1)
+        viewed = AccessLogEntry.objects.filter(grant=OuterRef("pk")).under_grant_since(since)
+        return Q(revoked_at__isnull=True, starts_on__lte=since, ends_on__gte=day) & ~Exists(viewed)
+
+    def idle(self, day: datetime.date | None = None) -> GrantQuerySet:
+        """The idle grants (the "idle" filter of the creator's list)."""
+        return self.filter(self._idle_q(day or today()))
+
+    def with_idle(self, day: datetime.date | None = None) -> GrantQuerySet:
+        """Annotates ``is_idle`` (the list's 闲置 badge): one ``EXISTS`` on the log's ``access_log_grant``
+        index per row of the page."""
+        condition = self._idle_q(day or today())
+        return self.annotate(
+            is_idle=Case(When(condition, then=Value(True)), default=Value(False), output_field=models.BooleanField())
+        )
 
     def held_by_main_account(self, user) -> GrantQuerySet:
         """Grants to the organization whose main account is ``user``.
@@ -931,3 +950,126 @@ class Reminder(models.Model):
     def __str__(self) -> str:
         subject = self.grant_id or self.grant_request_id or self.livestream_request_id
         return f"{self.threshold} · {subject} → {self.recipient_id}"
+
+
+# --- the data-access log (SPEC §11) --------------------------------------------------------------
+
+
+class AccessPage(models.TextChoices):
+    """What was viewed: each gated page of a creator's data (``grants.access.record_view``)."""
+
+    OVERVIEW = "overview", _("数据概览")
+    LIVESTREAMS = "livestreams", _("直播列表")
+    LIVESTREAMS_CSV = "livestreams_csv", _("直播列表导出")
+    LIVESTREAM = "livestream", _("直播详情")
+    BIG_SCREEN = "big_screen", _("直播大屏")
+    TRAFFIC = "traffic", _("流量转化")
+    AUDIENCE = "audience", _("用户画像")
+
+
+ACCESS_LOG_RETENTION_DAYS = 180
+IDLE_AFTER_DAYS = 14
+
+
+class AccessLogQuerySet(models.QuerySet):
+    def for_creator(self, creator) -> AccessLogQuerySet:
+        return self.filter(creator=creator)
+
+    def for_organization(self, organization) -> AccessLogQuerySet:
+        return self.filter(organization=organization)
+
+    def of_page(self, page: str | None) -> AccessLogQuerySet:
+        return self.filter(page=page) if page else self
+
+    def between(self, start: datetime.date | None, end: datetime.date | None) -> AccessLogQuerySet:
+        rows = self
+        if start is not None:
+            rows = rows.filter(day__gte=start)
+        if end is not None:
+            rows = rows.filter(day__lte=end)
+        return rows
+
+    def search_organization(self, term: str) -> AccessLogQuerySet:
+        term = (term or "").strip()
+        return self.filter(organization__name__icontains=term) if term else self
+
+    def search_creator(self, term: str) -> AccessLogQuerySet:
+        term = (term or "").strip()
+        if not term:
+            return self
+        return self.filter(Q(creator__name__icontains=term) | Q(creator__douyin_id__icontains=term))
+
+    def under_grant_since(self, day: datetime.date) -> AccessLogQuerySet:
+        """Views under a grant from ``day`` on (the idle flag's question, read from ``access_log_grant``)."""
+        return self.filter(day__gte=day)
+
+    def newest_first(self) -> AccessLogQuerySet:
+        return self.order_by("-day", "-last_at", "-pk")
+
+    def older_than(self, day: datetime.date) -> AccessLogQuerySet:
+        return self.filter(day__lt=day)
+
+
+class AccessLogEntry(models.Model):
+    """数据访问记录: one row per (viewer, creator, page, livestream, day in Asia/Shanghai), upserted
+    by ``grants.access.record_view`` each time a gated page is served to someone other than the
+    creator, with the number of views, the first and last time, and the authority of the day's last
+    view (the grant, or the approved livestream request). Written only there, by one
+    ``INSERT … ON CONFLICT DO UPDATE``; purged after ``ACCESS_LOG_RETENTION_DAYS`` by
+    ``manage.py purge_access_log``."""
+
+    viewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("查看人")
+    )
+    creator = models.ForeignKey("portal.Creator", on_delete=models.CASCADE, related_name="+", verbose_name=_("达人"))
+    organization = models.ForeignKey(
+        "portal.Organization", on_delete=models.CASCADE, related_name="+", verbose_name=_("商家/机构")
+    )
+    page = models.CharField(_("页面"), max_length=20, choices=AccessPage.choices)
+    livestream = models.ForeignKey(
+        "livestreams.Livestream", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("直播"),
+    )  # fmt: skip
+    day = models.DateField(_("日期"))
+    first_at = models.DateTimeField(_("首次查看"))
+    last_at = models.DateTimeField(_("最近查看"))
+    views = models.PositiveIntegerField(_("查看次数"), default=1)
+    # The authority: a grant, or an approved livestream request (a delegation joins at the merge of
+    # SPEC §12: a delegation's views carry its grant here and the delegation beside it).
+    grant = models.ForeignKey(
+        Grant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("依据的授权")
+    )
+    livestream_request = models.ForeignKey(
+        LivestreamAccessRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("依据的直播间申请"),
+    )  # fmt: skip
+
+    objects = AccessLogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("数据访问记录")
+        verbose_name_plural = _("数据访问记录")
+        constraints = [
+            # One row per (viewer, creator, page, livestream, day): two partial unique indexes, because
+            # NULLs are distinct in a unique index (PostgreSQL < 15 and SQLite know no NULLS NOT
+            # DISTINCT). The upsert names the one that applies as its conflict target.
+            models.UniqueConstraint(
+                fields=["viewer", "creator", "page", "day"],
+                condition=Q(livestream__isnull=True),
+                name="access_log_one_row_per_page_day",
+            ),
+            models.UniqueConstraint(
+                fields=["viewer", "creator", "page", "livestream", "day"],
+                condition=Q(livestream__isnull=False),
+                name="access_log_one_row_per_livestream_day",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["creator", "-day"], name="access_log_creator_day"),
+            models.Index(fields=["organization", "-day"], name="access_log_org_day"),
+            models.Index(fields=["grant", "day"], condition=Q(grant__isnull=False), name="access_log_grant"),
+            models.Index(fields=["day"], name="access_log_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.viewer_id} · {self.creator_id} · {self.page} · {self.day}"

@@ -18,6 +18,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from . import access
+from .models import AccessPage
 
 SESSION_KEY = "perspective_creator_id"
 
@@ -97,22 +98,35 @@ def _answer_for(request, creator_id: int) -> access.CreatorAccess:
     return access.creator_access(request.user, creator_id)
 
 
-def creator_data_view(*parts: str):
+def creator_data_view(*parts: str, page: str):
     """For every page of a creator's data that shows any of ``parts``: ``view(request, answer, ...)``
-    with the ``CreatorAccess`` answer, or 404.
+    with the ``CreatorAccess`` answer, or 404. ``page``: what the data-access log calls it
+    (``grants.models.AccessPage``).
 
     The creator sees their own data; a user whose answer opens one of ``parts`` sees it too (and
     is put into that creator's perspective); a user whose perspective just lapsed is sent back to
     their own (the middleware has said why); everybody else gets 404, exactly as for a creator
-    that does not exist, and a page outside the answer's parts is refused the same way.
+    that does not exist, and a page outside the answer's parts is refused the same way. A page
+    served to anyone but the creator is recorded in the data-access log (``access.record_view``)
+    once the view has answered it.
+
+    The same view under a URL with a ``preview`` token (以商家视角预览) is the preview: the answer
+    of ``access.preview_access`` for the hypothetical grant the token stands for, for the creator
+    only (404 for everyone else), with nothing written: no perspective, no log.
     """
     unknown = set(parts) - access.ALL_PARTS
     if not parts or unknown:
         raise ValueError(f"creator_data_view needs parts of {access.PARTS}, got {parts}")
+    AccessPage(page)  # a page kind the log knows
 
     def decorate(view):
         @wraps(view)
-        def wrapper(request, creator_id: int, *args, **kwargs):
+        def wrapper(request, creator_id: int, *args, preview: str | None = None, **kwargs):
+            if preview is not None:
+                answer = access.preview_access(request.user, creator_id, preview)
+                if not answer.may_view_any(parts):
+                    raise Http404
+                return view(request, answer, *args, **kwargs)
             if request.perspective_lost == creator_id:
                 return redirect("grants:org_home")  # the middleware has said why
             answer = _answer_for(request, creator_id)
@@ -120,7 +134,10 @@ def creator_data_view(*parts: str):
                 raise Http404
             if not answer.owner and request.perspective.access is not answer:
                 enter(request, answer)
-            return view(request, answer, *args, **kwargs)
+            response = view(request, answer, *args, **kwargs)
+            if response.status_code < 400:
+                access.record_view(request, answer, page)
+            return response
 
         return wrapper
 

@@ -1,11 +1,17 @@
 from django.urls import path
 
-from . import views
+from . import transparency_views, views
 
 app_name = "grants"
 urlpatterns = [
     path("grants/", views.creator_grants, name="creator_grants"),
     path("grants/new/", views.authorize, name="authorize"),
+    path("grants.csv", transparency_views.creator_grants_csv, name="creator_grants_csv"),
+    path("grants/preview/", transparency_views.preview, name="preview"),
+    path("grants/<id:grant_id>/history.csv", transparency_views.grant_history_csv, name="grant_history_csv"),
+    path("access-log/", transparency_views.access_log, name="access_log"),
+    path("access-log.csv", transparency_views.access_log_csv, name="access_log_csv"),
+    path("org/grants.csv", transparency_views.org_grants_csv, name="org_grants_csv"),
     path("grants/organizations/", views.organization_search, name="organization_search"),
     path("grants/bulk-revoke/", views.bulk_revoke, name="bulk_revoke"),
     path("grants/<id:grant_id>/", views.grant_detail, name="grant_detail"),

@@ -69,6 +69,8 @@ def _status_param(querydict: QueryDict) -> str | None:
 # The creator's 数据授权管理 shows, besides the grants by status, two tabs of full-data and extension
 # requests: the pending ones (待处理, to decide) and all of them (申请记录, with their history).
 PENDING_TAB, REQUESTS_TAB = "pending", "requests"
+# 闲置 (SPEC §11): the active grants nobody viewed anything under in the last 14 days.
+IDLE_TAB = "idle"
 
 
 def _shell_counts(request: HttpRequest, creator: Creator | None, querysets: dict) -> dict[str, int]:
@@ -105,6 +107,7 @@ def _creator_tabs(counts: dict[str, int]) -> list[tuple[str | None, str, int | s
     return (
         [(PENDING_TAB, _("待处理"), count_label(counts[PENDING_TAB]))]
         + _tabs(counts)
+        + [(IDLE_TAB, _("闲置"), count_label(counts[IDLE_TAB]))]
         + [(REQUESTS_TAB, _("申请记录"), count_label(counts[REQUESTS_TAB]))]
     )
 
@@ -134,7 +137,9 @@ def _creator_list_context(request: HttpRequest, creator: Creator, querydict: Que
     grants = Grant.objects.for_creator(creator).latest_per_pair().search_organization(term)
     requests = GrantRequest.objects.for_creator(creator).search_organization(term)
     counts = _shell_counts(
-        request, creator, {**grants.by_status(), PENDING_TAB: requests.pending(), REQUESTS_TAB: requests}
+        request,
+        creator,
+        {**grants.by_status(), PENDING_TAB: requests.pending(), REQUESTS_TAB: requests, IDLE_TAB: grants.idle()},
     )
     context = {
         "creator": creator,
@@ -149,9 +154,12 @@ def _creator_list_context(request: HttpRequest, creator: Creator, querydict: Que
         shown = requests.pending() if tab == PENDING_TAB else requests
         context.update(status=tab, requests_page=paginate(_grant_request_rows(shown.newest_first()), request))
         return context
-    if status:
+    if tab == IDLE_TAB:
+        context["status"] = IDLE_TAB
+        grants = grants.idle()
+    elif status:
         grants = grants.with_status_in([status])
-    context["page"] = _nearest_expiry_page(grants.select_related("organization"), request)
+    context["page"] = _nearest_expiry_page(grants.with_idle().select_related("organization"), request)
     return context
 
 

@@ -60,7 +60,7 @@ def _range_context(request: HttpRequest, answer) -> dict:
 
 @reads_replica
 @require_GET
-@creator_data_view("overview", "products")
+@creator_data_view("overview", "products", page="overview")
 def overview(request: HttpRequest, answer) -> HttpResponse:
     """KPIs with the change against the previous period and a daily trend (part "overview"); top
     products and shops (part "products"): each section only if the answer opens its part."""
@@ -99,7 +99,7 @@ def _overview_figures(creator, date_range) -> dict:
 
 @reads_replica
 @require_GET
-@creator_data_view("livestreams")
+@creator_data_view("livestreams", page="livestreams")
 def livestream_list(request: HttpRequest, answer) -> HttpResponse:
     """Every livestream in the range, sortable, paginated, each linking to its detail and, when the
     answer opens them, its modules."""
@@ -136,7 +136,7 @@ CSV_COLUMNS = (
 
 @reads_replica
 @require_GET
-@creator_data_view("livestreams")
+@creator_data_view("livestreams", page="livestreams_csv")
 def export_csv(request: HttpRequest, answer) -> HttpResponse:
     """The livestream list of the range as CSV: streamed, UTF-8 with a BOM so Excel reads Chinese."""
     context = _range_context(request, answer)

@@ -100,10 +100,12 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
 # --- one livestream ------------------------------------------------------------------------------
 
 
-def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool = False):
+def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool = False, page: str | None = None):
     """The livestream and ``grants.access``'s answer for it; 404 for a stranger (same as absent).
 
     ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
+    ``page``: the data page about to be served (``grants.models.AccessPage``), recorded in the
+    data-access log once the answer opens it (``access.record_view``; None: not a data page).
     """
     with replicas.on_primary():  # the decision rests on the livestream's creator: as the primary has it
         found = speedups.LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
@@ -115,6 +117,8 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
         raise Http404
     if modules and not answer.modules:
         raise PermissionDenied
+    if page is not None:
+        access.record_view(request, answer, page, livestream=livestream)
     return livestream, answer
 
 
@@ -152,7 +156,7 @@ def _detail_context(request: HttpRequest, livestream: Livestream, answer) -> dic
 @replicas.reads_replica
 @require_GET
 def detail(request: HttpRequest, livestream_id: int) -> HttpResponse:
-    livestream, answer = _livestream_for(request, livestream_id)
+    livestream, answer = _livestream_for(request, livestream_id, page="livestream")
     products = list(_basic_products(request, livestream, answer))
     context = {
         **_detail_context(request, livestream, answer),
@@ -283,7 +287,8 @@ def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
     An ended livestream's screen comes from the cache (see ``module_cache_key``); a live one is
     rendered on every request and poll.
     """
-    livestream, _answer = _livestream_for(request, livestream_id, modules=True)
+    # Each refresh (a poll every 5 s) counts one more view of the day's row; it adds no row.
+    livestream, _answer = _livestream_for(request, livestream_id, modules=True, page="big_screen")
     if request.htmx and request.htmx.target == "big-screen-live":
         fresh = Livestream.objects.select_related("creator").get(pk=livestream.pk)
         response = render(request, "livestreams/big_screen.html#big-screen-live", _big_screen_context(fresh))
@@ -299,7 +304,7 @@ def big_screen(request: HttpRequest, livestream_id: int) -> HttpResponse:
 @require_GET
 def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """流量转化: the funnel with its conversion rates, and the traffic sources."""
-    livestream, _answer = _livestream_for(request, livestream_id, modules=True)
+    livestream, _answer = _livestream_for(request, livestream_id, modules=True, page="traffic")
 
     def load():
         return {"livestream": Livestream.objects.select_related("creator", "funnel", "sources").get(pk=livestream.pk)}
@@ -311,7 +316,7 @@ def traffic(request: HttpRequest, livestream_id: int) -> HttpResponse:
 @require_GET
 def audience(request: HttpRequest, livestream_id: int) -> HttpResponse:
     """用户画像: gender, age bands, top provinces and cities, new vs returning viewers."""
-    livestream, _answer = _livestream_for(request, livestream_id, modules=True)
+    livestream, _answer = _livestream_for(request, livestream_id, modules=True, page="audience")
 
     def load():
         return {"livestream": Livestream.objects.select_related("creator", "audience").get(pk=livestream.pk)}

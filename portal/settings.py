@@ -363,6 +363,8 @@ PERIODIC_JOBS = {
     "send_reminders": ("send_reminders", datetime.timedelta(hours=1)),
     # the minute table's month partitions three months ahead (a no-op on SQLite): docs/scaling.md
     "minute_partitions": ("minute_partitions", datetime.timedelta(days=1)),
+    # the data-access log's rows older than 180 days (SPEC §11)
+    "purge_access_log": ("purge_access_log", datetime.timedelta(days=1)),
 }
 
 

@@ -61,6 +61,7 @@ def creator_pages(world):
         ("full-data request", reverse("grants:grant_request_detail", args=[world["grant_request"].pk])),
         ("approve a request", reverse("grants:approve_grant_request", args=[world["grant_request"].pk])),
         ("decline with a reason", reverse("grants:decline_request", args=[world["request"].pk])),
+        ("data access log", reverse("grants:access_log")),
         ("inbox", reverse("notifications:inbox")),
         ("notification settings", reverse("notifications:settings")),
         ("livestream detail", reverse("livestreams:detail", args=[ended.pk])),

@@ -13,9 +13,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from grants import services
+from grants import access, services
 from grants.factories import GrantFactory
 from grants.models import (
+    AccessLogEntry,
     Grant,
     GrantEvent,
     GrantRequest,
@@ -65,6 +66,8 @@ MAIN_ACCOUNT_ONLY = dict(
 GRANT_REQUEST_VIEWERS = dict(
     owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404
 )
+LOG_READERS = dict(owner=200, other_creator=200, main_with_access=200, sub_with_access=403, main_without_access=200)
+PREVIEW = dict(owner=200, other_creator=404, main_with_access=404, sub_with_access=404, main_without_access=404)
 OWN_MESSAGE = dict(owner=404, other_creator=404, main_with_access=302, sub_with_access=404, main_without_access=404)
 
 EXPECTED = {
@@ -146,6 +149,27 @@ EXPECTED = {
         per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=200, main_without_access=200),
         per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=422, main_without_access=302),
     ),
+    # Transparency (SPEC §11, §13): the data-access log and its CSV (the creator's own rows, the main
+    # account's organization's; sub-accounts refused), the exports, the preview (the creator only).
+    "grants:access_log": (per_role(**LOG_READERS), same(405)),
+    "grants:access_log_csv": (per_role(**LOG_READERS), same(405)),
+    "grants:creator_grants_csv": (per_role(**CREATOR_ONLY), same(405)),
+    "grants:grant_history_csv": (
+        per_role(owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404),
+        same(405),
+    ),
+    "grants:org_grants_csv": (
+        per_role(owner=403, other_creator=403, main_with_access=200, sub_with_access=403, main_without_access=200),
+        same(405),
+    ),
+    # GET ?grant=<the creator's grant> redirects its creator to the preview; the POST is the authorize
+    # dialog's (empty: 422 with the form's errors).
+    "grants:preview": (
+        per_role(owner=302, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403),
+        per_role(owner=422, other_creator=422, main_with_access=403, sub_with_access=403, main_without_access=403),
+    ),
+    "livestreams:creator_preview": (per_role(**PREVIEW), same(405)),
+    "livestreams:creator_preview_livestreams": (per_role(**PREVIEW), same(405)),
     "livestreams:big_screen": (per_role(**MODULES), same(405)),
     "livestreams:traffic": (per_role(**MODULES), same(405)),
     "livestreams:audience": (per_role(**MODULES), same(405)),
@@ -154,6 +178,8 @@ EXPECTED = {
 ROUTES = all_routes()
 # What each POST carries (the protected creator's id for the perspective switch; empty elsewhere).
 POST_DATA = {"grants:switch_perspective": lambda world: {"creator": world["creator"].pk}}
+# What each GET carries (the grant to preview).
+GET_DATA = {"grants:preview": lambda world: {"grant": world["grant"].pk}}
 
 
 def test_every_route_is_covered():
@@ -208,6 +234,7 @@ def world(db):
             "grant_request_id": extension.pk,
             "message_id": message.pk,
             "token": feed.token,
+            "preview": access.preview_token(creator=creator, grant=grant),
         },
     }
 
@@ -262,14 +289,14 @@ def table_counts():
         model.objects.count()
         for model in (
             Grant, GrantEvent, LivestreamAccessRequest, LivestreamAccessEvent, GrantRequest, GrantRequestEvent,
-            Message,
+            Message, AccessLogEntry,  # a refused page is not recorded as a view
         )
     )  # fmt: skip
 
 
 def absent_param(value):
-    """A parameter that names nothing: an id a million past the real one; for a token, one of the
-    same shape with another ending."""
+    """A parameter that names nothing: an id a million past the real one; for a token (a calendar
+    feed's, a preview's), one of the same shape with another ending, whose look-up or signature fails."""
     if isinstance(value, int):
         return value + 10**6
     return value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB")
@@ -281,7 +308,7 @@ def test_route_for_every_role(client, world, route):
     get_expected, post_expected = EXPECTED[route.name]
     for role in ROLES:
         for method, expected in (("get", get_expected[role]), ("post", post_expected[role])):
-            data = POST_DATA.get(route.name, lambda w: {})(world) if method == "post" else None
+            data = (POST_DATA if method == "post" else GET_DATA).get(route.name, lambda w: {})(world)
             before = table_counts()
             response = request_as(client, world, role, method, url, data)
             assert response.status_code == expected, (

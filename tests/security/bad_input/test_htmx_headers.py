@@ -18,6 +18,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from grants import access
 from notifications.models import CalendarFeed, Message
 from notifications.services import regenerate_calendar_feed
 from portal.factories import DEMO_PASSWORD
@@ -94,6 +95,7 @@ def _target(world: World, route) -> tuple[str, dict]:
         "grant_request_id": world.grant_requests["pending"].pk,
         "message_id": Message.objects.order_by("pk").values_list("pk", flat=True).first() or 1,
         "token": _feed_token(world),
+        "preview": access.preview_token(creator=world.alice, grant=grant),
     }
     url = reverse(route.name, kwargs={name: ids[name] for name in route.params})
     day = today()

@@ -19,7 +19,9 @@ from .world import World
 
 pytestmark = pytest.mark.django_db
 
-ID_ROUTES = [route for route in all_routes() if route.params]
+# The preview's routes take a signed token besides the creator's id: fuzzed below on their own.
+PREVIEW_ROUTES = [route for route in all_routes() if "preview" in route.params]
+ID_ROUTES = [route for route in all_routes() if route.params and route not in PREVIEW_ROUTES]
 ROLES = ("alice", "main", "staff")
 # Pages of an organization's main account (the others with an id are a creator's, or anyone's).
 MAIN_ACCOUNT_ROUTES = {"grants:request_extension"}
@@ -116,6 +118,25 @@ def test_huge_ids_in_urls_are_404_not_500(client, world, route, number, role, me
     user_of_the_page = "main" if route.name in MAIN_ACCOUNT_ROUTES else "alice"
     if role == user_of_the_page and response.status_code != 405:
         assert response.status_code == 404, path
+
+
+@fuzz(30)
+@given(
+    route=st.sampled_from(PREVIEW_ROUTES),
+    token=st.text(min_size=1, max_size=80),
+    role=st.sampled_from(ROLES),
+)
+def test_garbage_preview_tokens_are_404(client, world, route, token, role):
+    """Anything but a token the creator's own signature made is 404, for the creator too."""
+    client.force_login(_user(world, role))
+    path = reverse(route.name, kwargs={"creator_id": world.alice.pk, "preview": "TOKEN"}).replace(
+        "TOKEN", quote(token, safe="")
+    )
+    with rolled_back():
+        before = counts()
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert delta(before, counts()) == {}
 
 
 def test_the_issue_example_huge_grant_id_is_404(client, world):

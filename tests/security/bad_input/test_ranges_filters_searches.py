@@ -121,3 +121,59 @@ def test_creator_data_range_at_the_calendar_edges_is_refused_not_500(client, db,
         response = client.get(reverse(name, args=[creator.pk]), {"start": start, "end": end})
         text_of(response)
         assert response.status_code == 200
+
+
+# --- the data-access log's filters and the exports (SPEC §11, §13) ------------------------------------
+
+LOG_PAGES = ("grants:access_log", "grants:access_log_csv")
+EXPORTS = {"grants:creator_grants_csv": "alice", "grants:org_grants_csv": "main"}
+
+
+@fuzz(40)
+@given(
+    name=st.sampled_from(LOG_PAGES),
+    params=st.fixed_dictionaries(
+        {},
+        optional={
+            "q": garbage(),
+            "organization": st.one_of(HUGE_INTS.map(str), st.sampled_from(["0", "-1", "1.5", ""]), garbage()),
+            "kind": st.one_of(st.sampled_from(["overview", "traffic", "OVERVIEW", ""]), garbage()),
+            "start": RANGE_DATES,
+            "end": RANGE_DATES,
+            "page": st.one_of(HUGE_INTS.map(str), st.sampled_from(["0", "-1", "2"]), garbage()),
+        },
+    ),
+    viewer=st.sampled_from(["alice", "main"]),
+    htmx=st.booleans(),
+)
+def test_access_log_filters_never_fail(client, world, name, params, viewer, htmx):
+    params = {key: value for key, value in params.items() if value != MISSING}
+    client.force_login(world.alice.user if viewer == "alice" else world.main)
+    with rolled_back():
+        before = counts()
+        response = client.get(reverse(name), params, **({"HTTP_HX_REQUEST": "true"} if htmx else {}))
+        text_of(response)
+        assert response.status_code == 200
+        assert delta(before, counts()) == {}
+        if name.endswith("_csv"):
+            assert response["Content-Type"].startswith("text/csv")
+
+
+@fuzz(25)
+@given(
+    name=st.sampled_from(sorted(EXPORTS)),
+    params=st.fixed_dictionaries(
+        {},
+        optional={
+            "q": garbage(),
+            "status": st.one_of(st.sampled_from(["active", "idle", "pending", "all", "ACTIVE"]), garbage()),
+        },
+    ),
+)
+def test_grant_list_exports_never_fail(client, world, name, params):
+    client.force_login(world.alice.user if EXPORTS[name] == "alice" else world.main)
+    with rolled_back():
+        response = client.get(reverse(name), params)
+        text_of(response)
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")

@@ -1,0 +1,122 @@
+"""The data-access log's writes (SPEC §11): the upsert of one view, and the purge.
+
+``grants.access.record_view`` is the only caller of ``upsert_view``; it is called where the access
+decision is made (``grants.perspective.creator_data_view`` and ``livestreams.views._livestream_for``),
+so no gated page can forget it.
+
+One view is one statement, ``INSERT … ON CONFLICT (…) WHERE … DO UPDATE``, on PostgreSQL and on
+SQLite alike (both know the upsert with a partial index as its conflict target): the first view of
+the day inserts the row, every later one adds one to ``views`` and moves ``last_at``, atomically,
+with no read first and no race between two workers. Django's ``bulk_create(update_conflicts=True)``
+cannot add to a column, hence the SQL.
+"""
+
+from __future__ import annotations
+
+import datetime
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from .models import ACCESS_LOG_RETENTION_DAYS, AccessLogEntry
+
+_disabled: ContextVar[bool] = ContextVar("access_log_disabled", default=False)
+
+
+@contextmanager
+def disabled():
+    """No view is recorded inside (the bench's unlogged variant of the gated page; nothing else)."""
+    token = _disabled.set(True)
+    try:
+        yield
+    finally:
+        _disabled.reset(token)
+
+
+def is_disabled() -> bool:
+    return _disabled.get()
+
+
+_COLUMNS = (
+    "viewer_id", "creator_id", "organization_id", "page", "livestream_id", "day", "first_at", "last_at", "views",
+    "grant_id", "livestream_request_id",
+)  # fmt: skip
+
+
+# The casts name each value's type for PostgreSQL's INSERT … SELECT (columns in ``_COLUMNS`` order).
+_PG_TYPES = ("bigint", "bigint", "bigint", "varchar", "bigint", "date", "timestamptz", "timestamptz", "integer",
+             "bigint", "bigint")  # fmt: skip
+
+
+def _sql(connection, with_livestream: bool, asynchronous: bool) -> str:
+    """The upsert. On PostgreSQL its transaction commits asynchronously (``synchronous_commit`` off,
+    for this statement only, set in the statement itself): the view does not wait for the WAL's
+    flush to disk, which is what an otherwise read-only page would pay most for (measured in
+    docs/performance.md). The row is written, visible and crash-safe as a transaction; a crash of
+    the database server itself can lose the last ~0.6 s of log rows (3 × ``wal_writer_delay``),
+    never corrupt them. Only in a transaction of its own (``asynchronous``): inside a caller's
+    transaction the setting would reach the caller's commit too. Elsewhere (SQLite) a plain upsert."""
+    quote = connection.ops.quote_name
+    table = quote(AccessLogEntry._meta.db_table)
+    columns = ", ".join(quote(c) for c in _COLUMNS)
+    if with_livestream:
+        target = "viewer_id, creator_id, page, livestream_id, day"
+        predicate = "livestream_id IS NOT NULL"
+    else:
+        target = "viewer_id, creator_id, page, day"
+        predicate = "livestream_id IS NULL"
+    views, last_at = quote("views"), quote("last_at")
+    updates = [f"{views} = {table}.{views} + 1", f"{last_at} = excluded.{last_at}"]
+    updates += [f"{quote(c)} = excluded.{quote(c)}" for c in ("organization_id", "grant_id", "livestream_request_id")]
+    conflict = f"ON CONFLICT ({target}) WHERE {predicate} DO UPDATE SET {', '.join(updates)}"
+    if asynchronous:
+        values = ", ".join(f"%s::{kind}" for kind in _PG_TYPES)
+        insert = f"INSERT INTO {table} ({columns}) SELECT {values} FROM async_commit {conflict}"  # noqa: S608
+        return "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) " + insert
+    placeholders = ", ".join(["%s"] * len(_COLUMNS))
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) {conflict}"  # noqa: S608 - our own identifiers
+
+
+_SQL_CACHE: dict[tuple[str, bool, bool], str] = {}
+
+
+def upsert_view(
+    *, viewer_id: int, creator_id: int, organization_id: int, page: str, livestream_id: int | None,
+    at: datetime.datetime, day: datetime.date, grant_id: int | None, livestream_request_id: int | None,
+) -> None:  # fmt: skip
+    """Count one view of ``page``: insert the day's row, or add one to it. One statement."""
+    # Straight to the primary, not through the router: the replica router pins a request (and, by a
+    # cookie, the user's next seconds) to the primary after a write, so that they read their own
+    # change. A view's log row is nobody's change to read back; like a session's save, it must not
+    # take a viewer of a data page off the replica.
+    connection = connections[DEFAULT_DB_ALIAS]
+    asynchronous = connection.vendor == "postgresql" and not connection.in_atomic_block
+    key = (connection.vendor, livestream_id is not None, asynchronous)
+    sql = _SQL_CACHE.get(key)
+    if sql is None:
+        sql = _SQL_CACHE[key] = _sql(connection, livestream_id is not None, asynchronous)
+    ops = connection.ops
+    moment, date = ops.adapt_datetimefield_value(at), ops.adapt_datefield_value(day)
+    params = [
+        viewer_id, creator_id, organization_id, page, livestream_id, date, moment, moment, 1, grant_id,
+        livestream_request_id,
+    ]  # fmt: skip
+    # No savepoint of its own: a failure is raised on (``AccessNotRecorded``) and ends the request,
+    # so it never leaves a caller's transaction half-used. One statement, one round trip.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def purge(*, today: datetime.date, batch: int = 10_000) -> int:
+    """Delete the rows older than ``ACCESS_LOG_RETENTION_DAYS`` (a day in Asia/Shanghai), in batches
+    of ``batch`` rows (each its own short transaction, read from the ``access_log_day`` index).
+    Returns how many rows went."""
+    cutoff = today - datetime.timedelta(days=ACCESS_LOG_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        ids = list(AccessLogEntry.objects.older_than(cutoff).order_by("day").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        count, _by_model = AccessLogEntry.objects.filter(pk__in=ids).delete()
+        deleted += count
