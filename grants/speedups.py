@@ -20,7 +20,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, V
 from portal.compiled import CompiledQuery
 from portal.models import Creator, Membership, Organization, User
 
-from .models import Grant, LivestreamAccessRequest
+from .models import Delegation, Grant, LivestreamAccessRequest
 
 # Status tabs show exact counts up to COUNT_CAP - 1 and "999+" beyond: each count reads at most
 # COUNT_CAP index entries, so a party with 100,000 grants costs what one with 1,000 does.
@@ -117,26 +117,119 @@ ACTIVE_GRANT_OF_MAIN_ACCOUNT = CompiledQuery(
 not loaded: a semi-join on the membership table instead of a query for it first)."""
 
 
-def _member_answers(livestream_id, creator_id, day) -> dict:
-    """For a ``Membership`` row: the id of its organization's approved request for the livestream,
-    the id of the full-data grant from the creator active on ``day`` when the member is the main
-    account, and whether the organization cooperated in the livestream (its products sold there:
-    the ``cooperations`` relation of the organization, by name; grants imports nothing of livestreams)."""
+def _open_delegations(grant, user, day):
+    """The delegations of ``grant`` to ``user`` not ended and not past their end on ``day`` (at most
+    one: ``services.delegate`` refuses a second while one is open)."""
+    return Delegation.objects.filter(grant_id=grant, sub_account_id=user, ended_at__isnull=True, ends_on__gte=day)
+
+
+ACTIVE_GRANT_OF_MEMBER = CompiledQuery(
+    Grant,
+    lambda creator, user, day: (
+        Grant.objects.active_on(day)
+        .filter(creator_id=creator)
+        .filter(organization_id__in=Membership.objects.filter(user_id=user).values("organization_id"))
+        .annotate(
+            held_as_main=Exists(
+                Membership.objects.filter(
+                    user_id=user, role=Membership.Role.MAIN, organization_id=OuterRef("organization_id")
+                )
+            ),
+            delegation_id=Subquery(_open_delegations(OuterRef("pk"), user, day).order_by("-pk").values("pk")[:1]),
+            delegation_scope=Subquery(_open_delegations(OuterRef("pk"), user, day).order_by("-pk").values("scope")[:1]),
+            delegation_ends_on=Subquery(
+                _open_delegations(OuterRef("pk"), user, day).order_by("-pk").values("ends_on")[:1]
+            ),
+        )
+        .select_related("creator")
+    ),
+    creator="id",
+    user="id",
+    day="date",
+)
+"""The grant (with its creator) active on ``day`` from ``creator`` to the organization ``user`` is a
+member of (when the user's membership is not loaded), with whether ``user`` is its main account and,
+for a sub-account, its open delegation of the grant (id, scope, end): whether that delegation is
+effective (the grant allows delegation, the scopes meet) is read from these columns by
+``grants.access``."""
+
+
+def delegation_of(grant: Grant, user) -> Delegation:
+    """The delegation ``ACTIVE_GRANT_OF_MEMBER`` found with ``grant`` (from its columns)."""
+    return Delegation(
+        pk=grant.delegation_id, grant=grant, sub_account_id=user.pk, scope=grant.delegation_scope,
+        ends_on=grant.delegation_ends_on,
+    )  # fmt: skip
+
+
+DELEGATION_OF_SUB_ACCOUNT = CompiledQuery(
+    Delegation,
+    lambda creator, user, organization, day: (
+        Delegation.objects.filter(
+            sub_account_id=user,
+            ended_at__isnull=True,
+            ends_on__gte=day,
+            grant__creator_id=creator,
+            grant__organization_id=organization,
+            grant__revoked_at__isnull=True,
+            grant__starts_on__lte=day,
+            grant__ends_on__gte=day,
+            grant__delegation_allowed=True,
+        )
+        .order_by("-pk")
+        .select_related("grant__creator")
+    ),  # fmt: skip
+    creator="id",
+    user="id",
+    organization="id",
+    day="date",
+)
+"""The delegation of the grant active on ``day`` from ``creator`` to ``organization`` (the
+sub-account's, known) that ``user`` holds, not ended or past its end, with its grant and creator
+(the scopes' meeting is read from the two rows by ``grants.access``)."""
+
+
+def _member_answers(user_id, livestream_id, creator_id, day) -> dict:
+    """For a ``Membership`` row: the id of its organization's approved request for the livestream;
+    for the main account, the full-data grant from the creator active on ``day`` and its scope; for
+    a sub-account, its delegation of such a grant effective on ``day``, that grant and the scope
+    they share (SPEC §12); and whether the organization cooperated in the livestream (its products
+    sold there: the ``cooperations`` relation of the organization, by name; grants imports nothing
+    of livestreams)."""
     organization = OuterRef("organization_id")
     approved = LivestreamAccessRequest.objects.approved().filter(
         livestream_id=livestream_id, organization_id=organization
     )
     granted = Grant.objects.active_on(day).filter(creator_id=creator_id, organization_id=organization)
+    delegated = (
+        Delegation.objects.effective_on(day)
+        .filter(sub_account_id=user_id, grant__creator_id=creator_id)
+        .annotate(shared_scope=F("scope").bitand(F("grant__scope")))
+        .order_by("-pk")
+    )
     cooperated = Organization.objects.filter(pk=organization, cooperations__livestream_id=livestream_id)
+    main, sub = Q(role=Membership.Role.MAIN), Q(role=Membership.Role.SUB)
     return {
         "owner": Value(False),
         "request_id": Subquery(approved.values("pk")[:1]),
-        "grant_id": Case(When(role=Membership.Role.MAIN, then=Subquery(granted.values("pk")[:1]))),
+        "grant_id": Case(
+            When(main, then=Subquery(granted.values("pk")[:1])),
+            When(sub, then=Subquery(delegated.values("grant_id")[:1])),
+            output_field=models.BigIntegerField(),
+        ),
         "cooperating": Exists(cooperated),
+        "scope": Case(
+            When(main, then=Subquery(granted.values("scope")[:1])),
+            When(sub, then=Subquery(delegated.values("shared_scope")[:1])),
+            output_field=models.IntegerField(),
+        ),
+        "delegation_id": Case(
+            When(sub, then=Subquery(delegated.values("pk")[:1])), output_field=models.BigIntegerField()
+        ),
     }
 
 
-ANSWER_COLUMNS = ("owner", "request_id", "grant_id", "cooperating")
+ANSWER_COLUMNS = ("owner", "request_id", "grant_id", "cooperating", "scope", "delegation_id")
 
 # Rooted at the user's one membership, so the query joins nothing: PostgreSQL plans it in a fraction
 # of the time a User-rooted query with a subquery per rule takes.
@@ -145,7 +238,7 @@ LIVESTREAM_ACCESS_OF_MEMBER = CompiledQuery(
     lambda user, livestream, creator, day: (
         Membership.objects.filter(user_id=user)
         .order_by()
-        .annotate(**_member_answers(livestream, creator, day))
+        .annotate(**_member_answers(user, livestream, creator, day))
         .values_list(*ANSWER_COLUMNS)
     ),  # fmt: skip
     user="id",
@@ -167,6 +260,8 @@ LIVESTREAM_ACCESS_OF_ANYONE = CompiledQuery(
             request_id=Value(None, output_field=models.BigIntegerField()),
             grant_id=Value(None, output_field=models.BigIntegerField()),
             cooperating=Value(False),
+            scope=Value(None, output_field=models.IntegerField()),
+            delegation_id=Value(None, output_field=models.BigIntegerField()),
         )
         .values_list(*ANSWER_COLUMNS)
         .union(LIVESTREAM_ACCESS_OF_MEMBER.build(user, livestream, creator, day), all=True)

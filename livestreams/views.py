@@ -103,7 +103,8 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
 def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool = False):
     """The livestream and ``grants.access``'s answer for it; 404 for a stranger (same as absent).
 
-    ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
+    ``modules=True``: a cooperating member without module access gets 403 (they know it exists);
+    anyone else without it 404.
     """
     with replicas.on_primary():  # the decision rests on the livestream's creator: as the primary has it
         found = speedups.LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
@@ -114,7 +115,11 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
     if not answer.detail:
         raise Http404
     if modules and not answer.modules:
-        raise PermissionDenied
+        # A cooperating member knows the livestream (403); anyone else who sees only its detail
+        # (a grant or delegation whose scope lacks the modules) is refused like a stranger.
+        if answer.cooperating:
+            raise PermissionDenied
+        raise Http404
     return livestream, answer
 
 
