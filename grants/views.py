@@ -43,6 +43,8 @@ from .forms import (
     ScopeForm,
 )
 from .models import (
+    PART_LABELS,
+    PARTS,
     Delegation,
     DelegationEvent,
     Grant,
@@ -54,7 +56,6 @@ from .models import (
     RequestStatus,
     today,
 )
-from .models import PART_LABELS, PARTS
 from .speedups import capped_counts, count_label, nearest_expiry_rows
 
 SEARCH_MAX = 50
