@@ -452,10 +452,11 @@ def set_delegation_allowed(request: HttpRequest, grant_id: int) -> HttpResponse:
 
 
 def _org_grant(request: HttpRequest, grant_id: int) -> Grant:
-    """The organization's grant, for its main account; 404 for anyone else (as absent)."""
+    """The organization's grant, for its main account (403 for anyone else, as the other pages of
+    the main account); another organization's grant is as absent as a missing one (404)."""
     who = access.party(request.user)
     if not who.may_delegate:
-        raise Http404
+        raise PermissionDenied
     return get_object_or_404(
         Grant.objects.for_organization(who.membership.organization_id).select_related("creator", "organization"),
         pk=grant_id,
@@ -488,7 +489,7 @@ def end_delegation(request: HttpRequest, delegation_id: int) -> HttpResponse:
     """结束子账号授权, from the grant page (the organization's main account)."""
     who = access.party(request.user)
     if not who.may_delegate:
-        raise Http404
+        raise PermissionDenied
     delegation = get_object_or_404(
         Delegation.objects.filter(grant__organization_id=who.membership.organization_id).select_related(
             "grant__creator", "grant__organization", "sub_account"

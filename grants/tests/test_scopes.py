@@ -333,7 +333,7 @@ def test_main_account_manages_delegations_on_the_grant_page(client, world):
     delegation.refresh_from_db()
     assert delegation.ended_at is not None
     client.force_login(staff)  # a sub-account cannot delegate or end
-    assert client.post(reverse("grants:end_delegation", args=[delegation.pk])).status_code == 404
+    assert client.post(reverse("grants:end_delegation", args=[delegation.pk])).status_code == 403
     client.force_login(ShopFactory().main_account)  # another organization's main account
     assert client.post(reverse("grants:end_delegation", args=[delegation.pk])).status_code == 404
 
