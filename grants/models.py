@@ -219,9 +219,11 @@ class Grant(models.Model):
     # lists stay an index scan at a million grants instead of a "latest per group" subquery.
     is_latest = models.BooleanField(_("最新一次授权"), default=True, editable=False)
     # 授权范围 (SPEC §12): a bit mask of PARTS, all of them unless the creator chose fewer.
-    scope = models.PositiveSmallIntegerField(_("授权范围"), default=FULL_SCOPE)
+    # Database defaults too: rows written around the ORM (the bench's COPY, the other apps' bulk
+    # writers) get the whole scope and delegation allowed, as the SPEC's defaults say.
+    scope = models.PositiveSmallIntegerField(_("授权范围"), default=FULL_SCOPE, db_default=FULL_SCOPE)
     # 子账号授权 (SPEC §12): allowed unless the creator forbids it (forbidding ends every delegation).
-    delegation_allowed = models.BooleanField(_("允许子账号授权"), default=True)
+    delegation_allowed = models.BooleanField(_("允许子账号授权"), default=True, db_default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
