@@ -483,7 +483,7 @@ def build_livestreams(rng: random.Random, cal: Calendar, parties: dict) -> dict:
                     updated = decided = _ts(revoked_at)
             requests.append(
                 f"{request_id}\t{pk}\t{owner}\t{org}\t{requester}\t{status}\t{decided}\t{decided_by}\t{_ts(created)}"
-                f"\t{updated}\n"
+                f"\t{updated}\t\n"
             )
 
     stream_fields = (
@@ -530,6 +530,7 @@ def build_livestreams(rng: random.Random, cal: Calendar, parties: dict) -> dict:
             "decided_by",
             "created_at",
             "updated_at",
+            "reason",  # no reason given (issue 13's decline reasons: not null, blank)
         ),
         requests,
         len(requests),

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.admin_base import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import (
+    Delegation,
+    DelegationEvent,
     Grant,
     GrantEvent,
     GrantRequest,
@@ -173,3 +175,19 @@ class GrantRequestEventAdmin(ReadOnlyAdmin):
     search_fields = ("request__creator__name", "request__organization__name", "actor__username")
     list_select_related = ("request__creator", "request__organization", "actor")
     date_hierarchy = "at"
+
+
+class DelegationEventInline(ReadOnlyInline, admin.TabularInline):
+    model = DelegationEvent
+    fields = ("at", "operation", "actor", "ends_on", "scope")
+
+
+@admin.register(Delegation)
+class DelegationAdmin(ReadOnlyAdmin):
+    """子账号授权 (SPEC §12), read-only: the main account makes and ends them, the creator forbids them."""
+
+    list_display = ("created_at", "grant", "sub_account", "ends_on", "scope", "ended_at")
+    search_fields = ("grant__creator__name", "grant__organization__name", "sub_account__username")
+    list_select_related = ("grant__creator", "grant__organization", "sub_account")
+    date_hierarchy = "created_at"
+    inlines = [DelegationEventInline]
