@@ -769,10 +769,10 @@ def ensure_delegations() -> int:
             f"""
             INSERT INTO {table} (grant_id, sub_account_id, ends_on, scope, created_at, created_by_id, ended_at,
                                  ended_by_id)
-            SELECT g.id, m.user_id, g.ends_on, CASE WHEN n % 3 = 0 AND g.organization_id <> %s THEN 5 ELSE 15 END,
+            SELECT g.id, m.user_id, g.ends_on, CASE WHEN n %% 3 = 0 AND g.organization_id <> %s THEN 5 ELSE 15 END,
                    g.created_at, main.user_id,
-                   CASE WHEN n % 10 = 0 AND g.organization_id <> %s THEN g.created_at END,
-                   CASE WHEN n % 10 = 0 AND g.organization_id <> %s THEN main.user_id END
+                   CASE WHEN n %% 10 = 0 AND g.organization_id <> %s THEN g.created_at END,
+                   CASE WHEN n %% 10 = 0 AND g.organization_id <> %s THEN main.user_id END
             FROM (
                 SELECT g.*, row_number() OVER (ORDER BY g.organization_id <> %s, g.id) AS n
                 FROM grants_grant g

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 ID_ROUTES = [route for route in all_routes() if route.params]
 ROLES = ("alice", "main", "staff")
 # Pages of an organization's main account (the others with an id are a creator's, or anyone's).
-MAIN_ACCOUNT_ROUTES = {"grants:request_extension"}
+MAIN_ACCOUNT_ROUTES = {"grants:request_extension", "grants:delegate", "grants:end_delegation"}
 
 
 def _user(world: World, role: str):
