@@ -220,19 +220,21 @@ def creator_access(user, creator: Creator | int) -> CreatorAccess:
         if membership is None:
             return _refused(creator)
         if not membership.is_main:
-            found = speedups.DELEGATION_OF_SUB_ACCOUNT.objects(
+            found = speedups.DELEGATED_GRANT.objects(
                 creator=creator_id, user=user.pk, organization=membership.organization_id, day=day
             )
-            return _delegated(creator, found[0], day, membership) if found else _refused(creator)
+            delegation = speedups.delegation_of(found[0], user) if found else None
+            return _delegated(creator, delegation, day, membership) if delegation else _refused(creator)
         found = speedups.ACTIVE_GRANT.objects(creator=creator_id, organization=membership.organization_id, day=day)
     else:
         found = speedups.ACTIVE_GRANT_OF_MEMBER.objects(creator=creator_id, user=user.pk, day=day)
         if found and not found[0].held_as_main:
             # A member, not the main account: a sub-account of the grant's organization.
-            if found[0].delegation_id is None:
+            delegation = speedups.delegation_of(found[0], user)
+            if delegation is None:
                 return _refused(creator)
             sub = Membership(user_id=user.pk, organization_id=found[0].organization_id, role=Membership.Role.SUB)
-            return _delegated(creator, speedups.delegation_of(found[0], user), day, sub)
+            return _delegated(creator, delegation, day, sub)
     if not found:
         return _refused(creator)
     grant = found[0]
@@ -379,14 +381,16 @@ def livestream_access(user, livestream) -> LivestreamAccess:
         return LivestreamAccess(detail=True, modules=True, owner=True)
     if not rows:
         return NO_LIVESTREAM_ACCESS
-    _owner, request_id, grant_id, cooperating, scope, delegation_id = rows[-1]
-    parts = parts_of(scope) if grant_id is not None else NO_PARTS
-    # A full-data grant (or a delegation of one) whose scope covers the modules opens every
-    # livestream of the creator: it is the authority even where the organization's request was
-    # approved too (nothing is left to request then). A scope without the modules opens them only
-    # through an approved request; a scope with the livestream list opens the detail pages.
+    _owner, request_id, grant_code, cooperating, main = rows[-1]
+    grant_id, scope = divmod(grant_code, speedups.CODE) if grant_code is not None else (None, 0)
+    parts = parts_of(scope)
+    # A full-data grant (or a delegation of one: then ``grant_id`` is the delegation's) whose scope
+    # covers the modules opens every livestream of the creator: it is the authority even where the
+    # organization's request was approved too (nothing is left to request then). A scope without
+    # the modules opens them only through an approved request; a scope with the livestream list
+    # opens the detail pages.
     if "modules" in parts:
-        authority = _lazy(Delegation, delegation_id) if delegation_id is not None else _lazy(Grant, grant_id)
+        authority = _lazy(Grant if main else Delegation, grant_id)
     else:
         authority = _lazy(LivestreamAccessRequest, request_id)
     modules = authority is not None

@@ -1017,9 +1017,10 @@ class Delegation(models.Model):
             ),
         ]
         indexes = [
-            # The delegate's access check: (sub-account, grant) of the delegations not ended.
+            # The delegate's access check: the open delegation of a grant (found from the grant)
+            # to the sub-account.
             models.Index(
-                fields=["sub_account", "grant", "ends_on"],
+                fields=["grant", "sub_account", "ends_on"],
                 condition=Q(ended_at__isnull=True),
                 name="delegation_access_check",
             ),  # fmt: skip
