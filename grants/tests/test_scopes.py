@@ -379,3 +379,23 @@ def test_both_lists_show_the_scope(client, world):
     client.force_login(world["shop"].main_account)
     html = client.get(reverse("grants:org_home")).content.decode()
     assert '<span class="scope-badges">直播列表</span>' in html
+
+
+@pytest.mark.parametrize("who", ["main", "creator"])
+def test_the_grant_page_costs_the_same_queries_whatever_the_delegations(client, world, who):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    grant, main = world["grant"], world["shop"].main_account
+    client.force_login(main if who == "main" else world["creator"].user)
+    url = reverse("grants:grant_detail", args=[grant.pk])
+    counts = []
+    for _ in range(2):
+        for _ in range(3):
+            staff = SubAccountFactory(organization=world["shop"])
+            delegation = services.delegate(grant=grant, sub_account=staff, ends_on=d(5), actor=main)
+            services.end_delegation(delegation=delegation, actor=main)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]
