@@ -399,3 +399,17 @@ def test_the_grant_page_costs_the_same_queries_whatever_the_delegations(client, 
             assert client.get(url).status_code == 200
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_the_approval_dialog_shows_the_scope_and_approves_with_it(client, frozen_today):
+    creator, shop = CreatorFactory(), ShopFactory()
+    asked = services.request_grant(creator=creator, starts_on=d(0), ends_on=d(9), actor=shop.main_account)
+    client.force_login(creator.user)
+    url = reverse("grants:approve_grant_request", args=[asked.pk])
+    html = client.get(url).content.decode()
+    assert html.count('name="scope"') == 4
+    assert html.count(" checked") >= 4  # every part, unless the creator unticks some
+    data = {"starts_on": d(0).isoformat(), "ends_on": d(9).isoformat(), "scope_shown": "1"}
+    assert client.post(url, data).status_code == 422  # none ticked: empty_scope
+    assert client.post(url, {**data, "scope": ["overview", "modules"]}).status_code == 302
+    assert shop.grants.get().parts == {"overview", "modules"}
