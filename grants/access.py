@@ -30,6 +30,7 @@ from portal.models import Creator, Membership, User
 
 from . import speedups
 from .models import (
+    PART_LABELS,
     PARTS,
     Delegation,
     Grant,
@@ -147,6 +148,11 @@ class CreatorAccess:
 
     def __bool__(self) -> bool:
         return bool(self.parts)
+
+    @property
+    def part_labels(self) -> list:
+        """The labels of ``parts``, in ``PARTS`` order (数据概览、直播列表 …)."""
+        return [PART_LABELS[part] for part in PARTS if part in self.parts]
 
     @property
     def shows(self) -> dict[str, bool]:

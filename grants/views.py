@@ -532,6 +532,8 @@ def org_home(request: HttpRequest) -> HttpResponse:
         status, term = _status_param(request.GET), _search_param(request.GET)
         grants = Grant.objects.for_organization(organization_id).latest_per_pair().search_creator(term)
         context.update(status=status, q=term)
+    else:  # a sub-account: the creators delegated to it (SPEC §12), one query
+        context["my_delegations"] = access.switchable(request.user, SWITCHER_OPTIONS)
     counts = _shell_counts(request, None, grants.by_status() if grants is not None else {})
     context.update(_shell_context(counts))
     if grants is not None:

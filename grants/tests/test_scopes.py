@@ -413,3 +413,13 @@ def test_the_approval_dialog_shows_the_scope_and_approves_with_it(client, frozen
     assert client.post(url, data).status_code == 422  # none ticked: empty_scope
     assert client.post(url, {**data, "scope": ["overview", "modules"]}).status_code == 302
     assert shop.grants.get().parts == {"overview", "modules"}
+
+
+def test_a_sub_account_sees_its_delegations_on_its_personal_center(client, world):
+    grant, main, staff = world["grant"], world["shop"].main_account, world["staff"]
+    client.force_login(staff)
+    assert f'id="delegated-{world["creator"].pk}"' not in client.get(reverse("grants:org_home")).content.decode()
+    services.delegate(grant=grant, sub_account=staff, ends_on=d(7), actor=main, scope=["livestreams", "overview"])
+    html = client.get(reverse("grants:org_home")).content.decode()
+    assert f'id="delegated-{world["creator"].pk}"' in html
+    assert "数据概览、直播列表" in html
