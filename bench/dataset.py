@@ -745,6 +745,53 @@ def ensure_overview_data() -> dict:
     return {"small_creator": C_SMALL, "small_creator_moved": moved}
 
 
+# --- delegations (SPEC §12): 100,000 of them, for the delegate's access check --------------------
+
+DELEGATIONS = 100_000
+
+
+def ensure_delegations() -> int:
+    """``DELEGATIONS`` delegations, made once (idempotent): the latest grant of each pair whose
+    organization has a sub-account, delegated to that sub-account until the grant's end, the
+    ``O_10K`` organization's first (whole scope, not ended: the access section's subject); of the
+    others every third is narrowed to 数据概览 + 直播列表 and every tenth ended.
+    Returns how many it added (none when they are there)."""
+    from grants.models import Delegation
+
+    have = Delegation.objects.count()
+    if have >= DELEGATIONS:
+        return 0
+    table = connection.ops.quote_name(Delegation._meta.db_table)
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table}, grants_delegationevent")
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (grant_id, sub_account_id, ends_on, scope, created_at, created_by_id, ended_at,
+                                 ended_by_id)
+            SELECT g.id, m.user_id, g.ends_on, CASE WHEN n %% 3 = 0 AND g.organization_id <> %s THEN 5 ELSE 15 END,
+                   g.created_at, main.user_id,
+                   CASE WHEN n %% 10 = 0 AND g.organization_id <> %s THEN g.created_at END,
+                   CASE WHEN n %% 10 = 0 AND g.organization_id <> %s THEN main.user_id END
+            FROM (
+                SELECT g.*, row_number() OVER (ORDER BY g.organization_id <> %s, g.id) AS n
+                FROM grants_grant g
+                WHERE g.is_latest AND g.organization_id IN (SELECT organization_id FROM portal_membership
+                                                            WHERE role = 'sub')
+            ) g
+            JOIN portal_membership m ON m.organization_id = g.organization_id AND m.role = 'sub'
+            JOIN portal_membership main ON main.organization_id = g.organization_id AND main.role = 'main'
+            WHERE g.n <= %s
+            """,  # noqa: S608 - the model's table
+            [O_10K, O_10K, O_10K, O_10K, DELEGATIONS],
+        )
+        added = cursor.rowcount
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {table}")
+    log(f"  delegations: {added:,} made in {time.monotonic() - started:.1f}s")
+    return added
+
+
 def redate(days: int) -> None:
     """Move every date forward by ``days`` so the statuses stay as built (a data set reused weeks later)."""
     log(f"data set: built {days} days ago; moving its dates forward …")
@@ -764,6 +811,8 @@ def redate(days: int) -> None:
         f"decided_at = decided_at + {shift}, updated_at = updated_at + {shift}",
         f"UPDATE {table[LivestreamAccessEvent]} SET at = at + {shift}",
         f"UPDATE {MARKER_TABLE} SET built_on = built_on + {days}",
+        f"UPDATE grants_delegation SET ends_on = ends_on + {days}, created_at = created_at + {shift}, "
+        f"ended_at = ended_at + {shift}",
     ]
     with transaction.atomic(), connection.cursor() as cursor:
         for sql in statements:

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 TARGETS = {
     "access_check_ratio": ("<=", 2.5),
+    "delegate_check_ratio": ("<=", 2.5),
     "list_scale_ratio": ("<=", 1.3),
     "overview_range_ratio": ("<=", 1.3),
     "gated_vs_plain_ratio": (">=", 0.6),
@@ -192,6 +193,23 @@ def measure_access(quick: bool) -> dict:
             fresh(user), fresh_livestream()
         ),
     }
+    # SPEC §12: the same checks for a sub-account holding a delegation of the grant (one query too).
+    ds.ensure_delegations()
+    delegate = type(user).objects.get(pk=grant.delegations.filter(ended_at__isnull=True).values("sub_account")[:1])
+    cached_delegate = type(user).objects.select_related("membership").get(pk=delegate.pk)
+    assert access.can_view_creator_data(fresh(delegate), creator)
+    assert access.can_view_livestream_modules(fresh(delegate), livestream)
+    functions.update(
+        {
+            "delegate_can_view_creator_data": lambda: access.can_view_creator_data(fresh(delegate), creator),
+            "delegate_can_view_creator_data_party_loaded": lambda: access.can_view_creator_data(
+                cached_delegate, creator
+            ),
+            "delegate_can_view_livestream_modules": lambda: access.can_view_livestream_modules(
+                fresh(delegate), livestream
+            ),
+        }
+    )
     per_call = _timed_calls(functions, repeats=5 if quick else 7, calls=100 if quick else 200)
     bare = per_call["bare_exists"]
     ratios = {name: per_call[name] / bare for name in functions if name != "bare_exists"}
@@ -209,10 +227,20 @@ def measure_access(quick: bool) -> dict:
         "per_call_us": {name: round(value * 1e6, 1) for name, value in per_call.items()},
         "ratios": {name: round(value, 2) for name, value in ratios.items()},
         "access_check_ratio": round(max(ratios["can_view_creator_data"], ratios["can_view_livestream_modules"]), 2),
+        "delegate_check_ratio": round(
+            max(ratios["delegate_can_view_creator_data"], ratios["delegate_can_view_livestream_modules"]), 2
+        ),
         "explain": plans,
         "index_scans_only": not seq,
         "seq_scans": seq,
-        "subjects": {"user": user.username, "creator": creator.pk, "livestream": livestream.pk, "grant": grant.pk},
+        "subjects": {
+            "user": user.username,
+            "delegate": delegate.username,
+            "creator": creator.pk,
+            "livestream": livestream.pk,
+            "grant": grant.pk,
+            "delegations": grant.delegations.model.objects.count(),
+        },  # fmt: skip
     }
 
 
@@ -934,6 +962,8 @@ def targets(results: dict) -> dict:
     access = results.get("access") or {}
     if access:
         rows["access_check_ratio"] = access.get("access_check_ratio")
+        if "delegate_check_ratio" in access:
+            rows["delegate_check_ratio"] = access.get("delegate_check_ratio")
     for page, data in (results.get("lists") or {}).items():
         if data.get("state") == "measured":
             rows[f"list_scale_ratio[{page}]"] = data.get("list_scale_ratio")

@@ -29,19 +29,30 @@ from typing import Any
 
 from django.core import signing
 from django.db import DatabaseError, OperationalError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from portal.models import Creator, Membership, Organization, User
 
 from . import access_log, speedups
-from .models import AccessLogEntry, AccessPage, Grant, GrantRequest, GrantStatus, LivestreamAccessRequest, today
+from .models import (
+    FULL_SCOPE,
+    PART_LABELS,
+    PARTS,
+    AccessLogEntry,
+    AccessPage,
+    Delegation,
+    Grant,
+    GrantRequest,
+    GrantStatus,
+    LivestreamAccessRequest,
+    parts_of,
+    scope_of,
+    today,
+)
 
 logger = logging.getLogger(__name__)
 
-PARTS = ("overview", "products", "livestreams", "modules")
-"""What a full-data grant covers (SPEC §12): 数据概览 (KPIs, daily trend), 商品与店铺 (top products and
-shops), 直播列表 (the livestream list and its CSV), 直播间模块 (the three modules of every livestream)."""
 ALL_PARTS = frozenset(PARTS)
 NO_PARTS: frozenset[str] = frozenset()
 
@@ -78,7 +89,13 @@ class PartyAccess:
 
     @property
     def may_switch(self) -> bool:
-        """The perspective switcher: a main account picks a creator whose grant is active."""
+        """The perspective switcher: a main account picks a creator whose grant is active, a
+        sub-account a creator whose grant its main account delegated to it (SPEC §12)."""
+        return self.membership is not None
+
+    @property
+    def may_delegate(self) -> bool:
+        """子账号授权 (SPEC §12) is the main account's, on its organization's grants."""
         return self.sees_full_data_grants
 
 
@@ -120,9 +137,10 @@ def visible_grant_requests(user) -> QuerySet:
 class CreatorAccess:
     """What ``user`` may view of ``creator``'s data now.
 
-    ``parts``: the ``PARTS`` they may view (all four for the creator themself, the grant's for its
-    organization's main account, none otherwise). ``authority``: the grant it rests on (None for
-    the creator themself and for nobody). ``creator`` is the creator asked about, loaded (None when
+    ``parts``: the ``PARTS`` they may view (all four for the creator themself, the grant's scope for
+    its organization's main account, the delegation's scope within the grant's for a delegate, none
+    otherwise). ``authority``: the Grant or Delegation it rests on (None for the creator themself
+    and for nobody). ``creator`` is the creator asked about, loaded (None when
     asked by id and refused).
     """
 
@@ -143,6 +161,11 @@ class CreatorAccess:
 
     def __bool__(self) -> bool:
         return bool(self.parts)
+
+    @property
+    def part_labels(self) -> list:
+        """The labels of ``parts``, in ``PARTS`` order (数据概览、直播列表 …)."""
+        return [PART_LABELS[part] for part in PARTS if part in self.parts]
 
     @property
     def shows(self) -> dict[str, bool]:
@@ -173,9 +196,26 @@ def _own_creator(user) -> tuple[bool, Creator | None]:
 
 
 def grant_parts(grant: Grant, day=None) -> frozenset[str]:
-    """The parts a grant opens to its organization's main account on ``day``: all of them while it
-    is active, none otherwise."""
-    return ALL_PARTS if grant.status_on(day or today()) == GrantStatus.ACTIVE else NO_PARTS
+    """The parts a grant opens to its organization's main account on ``day``: its scope while it is
+    active, none otherwise."""
+    return parts_of(grant.scope) if grant.status_on(day or today()) == GrantStatus.ACTIVE else NO_PARTS
+
+
+def delegation_parts(delegation: Delegation, day=None, membership=None) -> frozenset[str]:
+    """The parts a delegation opens to its sub-account on ``day``: the parts in both its scope and
+    its grant's while it is effective (``Delegation.state_on``), none otherwise."""
+    if not delegation.is_effective_on(day or today(), membership):
+        return NO_PARTS
+    return parts_of(delegation.effective_scope())
+
+
+def _delegated(creator, delegation: Delegation, day, membership=None) -> CreatorAccess:
+    parts = delegation_parts(delegation, day, membership)
+    if not parts:
+        return _refused(creator)
+    if isinstance(creator, Creator):
+        delegation.grant.creator = creator
+    return CreatorAccess(creator=delegation.grant.creator, parts=parts, authority=delegation)
 
 
 def _grant_answer(grant: Grant, day, **extra) -> CreatorAccess:
@@ -187,7 +227,8 @@ def _grant_answer(grant: Grant, day, **extra) -> CreatorAccess:
 
 def creator_access(user, creator: Creator | int) -> CreatorAccess:
     """What ``user`` may view of ``creator``'s data (a Creator, or its id) now. At most one query:
-    none for the creator themself, for a user who is not a main account, or for anonymous users."""
+    none for the creator themself, for a user who is not a member of an organization, or for
+    anonymous users."""
     if user is None or not user.is_authenticated or creator is None:
         return _refused(creator)
     if isinstance(creator, Creator):
@@ -202,11 +243,24 @@ def creator_access(user, creator: Creator | int) -> CreatorAccess:
     known, membership = _known_membership(user)
     day = today()
     if known:
-        if membership is None or not membership.is_main:
+        if membership is None:
             return _refused(creator)
+        if not membership.is_main:
+            found = speedups.DELEGATED_GRANT.objects(
+                creator=creator_id, user=user.pk, organization=membership.organization_id, day=day
+            )
+            delegation = speedups.delegation_of(found[0], user) if found else None
+            return _delegated(creator, delegation, day, membership) if delegation else _refused(creator)
         found = speedups.ACTIVE_GRANT.objects(creator=creator_id, organization=membership.organization_id, day=day)
     else:
-        found = speedups.ACTIVE_GRANT_OF_MAIN_ACCOUNT.objects(creator=creator_id, user=user.pk, day=day)
+        found = speedups.ACTIVE_GRANT_OF_MEMBER.objects(creator=creator_id, user=user.pk, day=day)
+        if found and not found[0].held_as_main:
+            # A member, not the main account: a sub-account of the grant's organization.
+            delegation = speedups.delegation_of(found[0], user)
+            if delegation is None:
+                return _refused(creator)
+            sub = Membership(user_id=user.pk, organization_id=found[0].organization_id, role=Membership.Role.SUB)
+            return _delegated(creator, delegation, day, sub)
     if not found:
         return _refused(creator)
     grant = found[0]
@@ -229,10 +283,21 @@ def grant_access(user, grant: Grant) -> CreatorAccess:
 def switchable(user, limit: int) -> list[CreatorAccess]:
     """The creators whose data ``user`` may switch to (the perspective switcher's menu), nearest end
     first, at most ``limit``: for a main account, the creators whose grant to its organization is
-    active today. One query (none for anybody else)."""
+    active today; for a sub-account, the creators of its effective delegations. One query (none for
+    anybody else)."""
     who = party(user)
     if not who.may_switch:
         return []
+    if not who.sees_full_data_grants:
+        day = today()
+        delegations = (
+            Delegation.objects.for_sub_account(user)
+            .effective_on(day)
+            .select_related("grant__creator")
+            .order_by("ends_on", "pk")[:limit]
+        )
+        answers = (_delegated(None, delegation, day, who.membership) for delegation in delegations)
+        return [answer for answer in answers if answer]
     grants = (
         Grant.objects.for_organization(who.membership.organization_id)
         .latest_per_pair()
@@ -244,18 +309,32 @@ def switchable(user, limit: int) -> list[CreatorAccess]:
 
 
 def creators_viewable(user, creator_ids, part: str) -> set[int]:
-    """Which of ``creator_ids`` ``user`` may view ``part`` of through a grant (a list page's rows):
-    for a main account, the creators whose grant to its organization is active today. One query at
-    most (none for anyone but a main account, or for no ids)."""
+    """Which of ``creator_ids`` ``user`` may view ``part`` of through a grant or a delegation (a
+    list page's rows): for a main account, the creators whose grant to its organization is active
+    today and covers ``part``; for a sub-account, those of its effective delegations covering it.
+    One query at most (none for anyone else, or for no ids)."""
     creator_ids = set(creator_ids)
     who = party(user)
-    if not creator_ids or not who.sees_full_data_grants or part not in ALL_PARTS:
+    if not creator_ids or who.membership is None or part not in ALL_PARTS:
         return set()
-    return set(
-        Grant.objects.active_on(today())
-        .filter(organization_id=who.membership.organization_id, creator_id__in=creator_ids)
-        .values_list("creator_id", flat=True)
+    bit = scope_of([part])
+    day = today()
+    if who.sees_full_data_grants:
+        rows = (
+            Grant.objects.active_on(day)
+            .filter(organization_id=who.membership.organization_id, creator_id__in=creator_ids)
+            .alias(_covers=F("scope").bitand(bit))
+            .filter(_covers__gt=0)
+        )
+        return set(rows.values_list("creator_id", flat=True))
+    rows = (
+        Delegation.objects.for_sub_account(user)
+        .effective_on(day)
+        .filter(grant__creator_id__in=creator_ids)
+        .alias(_covers=F("scope").bitand(F("grant__scope")).bitand(bit))
+        .filter(_covers__gt=0)
     )
+    return set(rows.values_list("grant__creator_id", flat=True))
 
 
 # --- preview (以商家视角预览, SPEC §11) ---------------------------------------------------------------
@@ -278,14 +357,17 @@ def _preview_salt(creator_id: int) -> str:
 
 
 def preview_token(*, creator: Creator, grant: Grant | None = None, organization=None, starts_on=None,
-                  ends_on=None) -> str:  # fmt: skip
-    """The token of a preview URL: an existing grant of ``creator``, or a period not yet authorized
-    (the authorize dialog's organization and dates). Signed, so that it cannot be edited into a
-    preview of something else; useless to anyone but the creator (``preview_access`` asks)."""
+                  ends_on=None, scope=None) -> str:  # fmt: skip
+    """The token of a preview URL: an existing grant of ``creator``, or a grant not yet authorized
+    (the authorize dialog's organization, dates and scope: PARTS, None for all). Signed, so that it
+    cannot be edited into a preview of something else; useless to anyone but the creator
+    (``preview_access`` asks)."""
     if grant is not None:
         payload = {"g": grant.pk}
     else:
         payload = {"o": organization.pk, "s": starts_on.isoformat(), "e": ends_on.isoformat()}
+        if scope is not None:
+            payload["p"] = scope_of(scope)
     return signing.dumps(payload, salt=_preview_salt(creator.pk), compress=True)
 
 
@@ -307,11 +389,12 @@ def _hypothetical_grant(creator: Creator, payload) -> Grant | None:
         organization = Organization.objects.filter(pk=int(payload["o"])).first()
         starts_on = datetime.date.fromisoformat(payload["s"])
         ends_on = datetime.date.fromisoformat(payload["e"])
+        scope = int(payload.get("p", FULL_SCOPE))
     except (KeyError, TypeError, ValueError):
         return None
-    if organization is None or ends_on < starts_on:
+    if organization is None or ends_on < starts_on or not parts_of(scope):
         return None
-    return Grant(creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on)
+    return Grant(creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on, scope=scope)
 
 
 def preview_access(user, creator_id: int, token: str) -> CreatorAccess:
@@ -376,8 +459,11 @@ def record_view(request, answer, page: str, livestream=None) -> None:
             livestream_id=livestream.pk if livestream is not None else None,
             at=now,
             day=timezone.localdate(now),
-            grant_id=authority.pk if isinstance(authority, Grant) else None,
+            grant_id=authority.pk
+            if isinstance(authority, Grant)
+            else (authority.grant_id if isinstance(authority, Delegation) else None),
             livestream_request_id=authority.pk if isinstance(authority, LivestreamAccessRequest) else None,
+            delegation_id=authority.pk if isinstance(authority, Delegation) else None,
         )
     except DatabaseError as error:
         logger.error(
@@ -428,7 +514,7 @@ class LivestreamAccess:
         """The page offers 解锁更多数据 (and its dialog answers): the organization cooperated and its
         modules are not already opened by a full-data grant. The request service then answers
         (a pending request returned, an approved one refused with ``already_approved``)."""
-        return self.cooperating and not isinstance(self.authority, Grant)
+        return self.cooperating and not isinstance(self.authority, Grant | Delegation)
 
     @property
     def own_products_only(self) -> bool:
@@ -468,17 +554,29 @@ def livestream_access(user, livestream) -> LivestreamAccess:
         return LivestreamAccess(detail=True, modules=True, owner=True)
     if not rows:
         return NO_LIVESTREAM_ACCESS
-    _owner, request_id, grant_id, cooperating = rows[-1]
-    # A main account's full-data grant opens every livestream of the creator: it is the authority
-    # even where the organization's request was approved too (nothing is left to request then).
-    authority = _lazy(Grant, grant_id) if grant_id is not None else _lazy(LivestreamAccessRequest, request_id)
+    _owner, request_id, grant_code, cooperating, main = rows[-1]
+    grant_id, scope = divmod(grant_code, speedups.CODE) if grant_code is not None else (None, 0)
+    parts = parts_of(scope)
+    # A full-data grant (or a delegation of one: then ``grant_id`` is the delegation's) whose scope
+    # covers the modules opens every livestream of the creator: it is the authority even where the
+    # organization's request was approved too (nothing is left to request then). A scope without
+    # the modules opens them only through an approved request; a scope with the livestream list
+    # opens the detail pages.
+    if "modules" in parts:
+        authority = _lazy(Grant if main else Delegation, grant_id)
+    else:
+        authority = _lazy(LivestreamAccessRequest, request_id)
     modules = authority is not None
     return LivestreamAccess(
-        detail=modules or bool(cooperating), modules=modules, cooperating=bool(cooperating), authority=authority
+        detail=modules or bool(cooperating) or "livestreams" in parts,
+        modules=modules,
+        cooperating=bool(cooperating),
+        authority=authority,
     )
 
 
 def can_view_livestream_modules(user, livestream) -> bool:
     """The three modules: the creator; any member of an organization whose request was approved;
-    the main account of an organization holding an active full-data grant from the creator."""
+    the main account of an organization holding an active full-data grant from the creator whose
+    scope covers the modules, and a sub-account it delegated them to."""
     return livestream_access(user, livestream).modules

@@ -40,13 +40,13 @@ def is_disabled() -> bool:
 
 _COLUMNS = (
     "viewer_id", "creator_id", "organization_id", "page", "livestream_id", "day", "first_at", "last_at", "views",
-    "grant_id", "livestream_request_id",
+    "grant_id", "livestream_request_id", "delegation_id",
 )  # fmt: skip
 
 
 # The casts name each value's type for PostgreSQL's INSERT … SELECT (columns in ``_COLUMNS`` order).
 _PG_TYPES = ("bigint", "bigint", "bigint", "varchar", "bigint", "date", "timestamptz", "timestamptz", "integer",
-             "bigint", "bigint")  # fmt: skip
+             "bigint", "bigint", "bigint")  # fmt: skip
 
 
 def _sql(connection, with_livestream: bool, asynchronous: bool) -> str:
@@ -68,7 +68,10 @@ def _sql(connection, with_livestream: bool, asynchronous: bool) -> str:
         predicate = "livestream_id IS NULL"
     views, last_at = quote("views"), quote("last_at")
     updates = [f"{views} = {table}.{views} + 1", f"{last_at} = excluded.{last_at}"]
-    updates += [f"{quote(c)} = excluded.{quote(c)}" for c in ("organization_id", "grant_id", "livestream_request_id")]
+    updates += [
+        f"{quote(c)} = excluded.{quote(c)}"
+        for c in ("organization_id", "grant_id", "livestream_request_id", "delegation_id")
+    ]
     conflict = f"ON CONFLICT ({target}) WHERE {predicate} DO UPDATE SET {', '.join(updates)}"
     if asynchronous:
         values = ", ".join(f"%s::{kind}" for kind in _PG_TYPES)
@@ -84,6 +87,7 @@ _SQL_CACHE: dict[tuple[str, bool, bool], str] = {}
 def upsert_view(
     *, viewer_id: int, creator_id: int, organization_id: int, page: str, livestream_id: int | None,
     at: datetime.datetime, day: datetime.date, grant_id: int | None, livestream_request_id: int | None,
+    delegation_id: int | None = None,
 ) -> None:  # fmt: skip
     """Count one view of ``page``: insert the day's row, or add one to it. One statement."""
     # Straight to the primary, not through the router: the replica router pins a request (and, by a
@@ -100,7 +104,7 @@ def upsert_view(
     moment, date = ops.adapt_datetimefield_value(at), ops.adapt_datefield_value(day)
     params = [
         viewer_id, creator_id, organization_id, page, livestream_id, date, moment, moment, 1, grant_id,
-        livestream_request_id,
+        livestream_request_id, delegation_id,
     ]  # fmt: skip
     # No savepoint of its own: a failure is raised on (``AccessNotRecorded``) and ends the request,
     # so it never leaves a caller's transaction half-used. One statement, one round trip.

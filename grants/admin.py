@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.admin_base import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import (
+    Delegation,
+    DelegationEvent,
     Grant,
     GrantEvent,
     GrantRequest,
@@ -186,3 +188,19 @@ class ReminderAdmin(ReadOnlyAdmin):
     list_select_related = ("recipient",)
     raw_id_fields = ("grant", "grant_request", "livestream_request", "recipient")
     date_hierarchy = "sent_at"
+
+
+class DelegationEventInline(ReadOnlyInline, admin.TabularInline):
+    model = DelegationEvent
+    fields = ("at", "operation", "actor", "ends_on", "scope")
+
+
+@admin.register(Delegation)
+class DelegationAdmin(ReadOnlyAdmin):
+    """子账号授权 (SPEC §12), read-only: the main account makes and ends them, the creator forbids them."""
+
+    list_display = ("created_at", "grant", "sub_account", "ends_on", "scope", "ended_at")
+    search_fields = ("grant__creator__name", "grant__organization__name", "sub_account__username")
+    list_select_related = ("grant__creator", "grant__organization", "sub_account")
+    date_hierarchy = "created_at"
+    inlines = [DelegationEventInline]

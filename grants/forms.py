@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Creator, Organization
+from portal.models import Creator, Membership, Organization, User
 
-from .models import AccessPage, today
+from .models import PART_LABELS, PARTS, AccessPage, today
 
 DATE_ERRORS = {"required": _("请选择日期。"), "invalid": _("请输入有效的日期（YYYY-MM-DD）。")}
 
@@ -61,14 +61,39 @@ class PeriodForm(ServiceForm):
         self.fields["ends_on"].widget.attrs["min"] = day
 
 
-class AuthorizeForm(PeriodForm):
+SCOPE_CHOICES = [(part, PART_LABELS[part]) for part in PARTS]
+
+
+class ScopeMixin(forms.Form):
+    """授权范围 (SPEC §12): the four parts as checkboxes. ``scope_shown`` (a hidden input beside the
+    checkboxes) tells "none ticked" (refused by the service: ``empty_scope``) from a client that
+    did not show them (None: the whole scope, or the grant's own)."""
+
+    scope = forms.MultipleChoiceField(
+        label=_("授权范围"),
+        choices=SCOPE_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _("授权范围无效。")},
+    )
+    scope_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        shown = cleaned.pop("scope_shown", False)
+        if not shown and not cleaned.get("scope"):
+            cleaned["scope"] = None
+        return cleaned
+
+
+class AuthorizeForm(ScopeMixin, PeriodForm):
     organization = forms.ModelChoiceField(
         label=_("商家/机构"),
         queryset=Organization.objects.all(),
         widget=forms.HiddenInput,
         error_messages={"required": _("请先搜索并选择商家/机构。"), "invalid_choice": _("所选商家/机构不存在。")},
     )
-    field_order = ["organization", "starts_on", "ends_on"]
+    field_order = ["organization", "starts_on", "ends_on", "scope"]
 
 
 class RenewEarlyForm(ServiceForm):
@@ -128,9 +153,10 @@ class RequestExtensionForm(PeriodForm):
                 self.fields["ends_on"].widget.attrs["min"] = (grant.ends_on + datetime.timedelta(days=1)).isoformat()
 
 
-class ApproveRequestForm(PeriodForm):
+class ApproveRequestForm(ScopeMixin, PeriodForm):
     """授权 a request: the proposed period, editable; only the new end for an extension of a
-    scheduled or active grant (its renewal starts tomorrow, fixed)."""
+    scheduled or active grant (its renewal starts tomorrow, fixed); and the scope (a new grant's,
+    or the extended grant's, kept unless changed)."""
 
     def __init__(self, *args, grant_request, **kwargs):
         super().__init__(*args, **kwargs)
@@ -138,6 +164,38 @@ class ApproveRequestForm(PeriodForm):
         if grant_request.is_extension and grant is not None and grant.can_renew_early():
             del self.fields["starts_on"]
             self.fields["ends_on"].label = _("新的截止日期")
+
+
+class ScopeForm(ScopeMixin, ServiceForm):
+    """修改授权范围: the grant's new scope."""
+
+
+class DelegateForm(ScopeMixin, ServiceForm):
+    """子账号授权: one of the organization's sub-accounts, the end (within the grant) and the scope
+    (within the grant's)."""
+
+    sub_account = forms.ModelChoiceField(
+        label=_("子账号"),
+        queryset=User.objects.none(),
+        error_messages={"required": _("请选择子账号。"), "invalid_choice": _("只能授权给本机构的子账号。")},
+    )
+    ends_on = date_field(_("截止日期"))
+    field_order = ["sub_account", "ends_on", "scope"]
+
+    def __init__(self, *args, grant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sub_account"].queryset = User.objects.filter(
+            membership__organization_id=grant.organization_id, membership__role=Membership.Role.SUB
+        ).order_by("username")
+        self.fields["sub_account"].label_from_instance = lambda user: user.get_full_name() or user.username
+        self.fields["ends_on"].widget.attrs.update(min=today().isoformat(), max=grant.ends_on.isoformat())
+
+
+class DelegationAllowedForm(ServiceForm):
+    allowed = forms.TypedChoiceField(
+        choices=[("1", "1"), ("0", "0")], coerce=lambda value: value == "1",
+        error_messages={"required": _("请选择。"), "invalid_choice": _("请选择。")},
+    )  # fmt: skip
 
 
 class DeclineForm(ServiceForm):

@@ -36,6 +36,42 @@ STATUS_RULES: tuple[tuple[str, str, str], ...] = (
 )
 LIVE_STATUSES = (GrantStatus.SCHEDULED, GrantStatus.ACTIVE)
 
+# --- scopes (授权范围, SPEC §12) ------------------------------------------------------------------
+
+PARTS = ("overview", "products", "livestreams", "modules")
+"""What a full-data grant covers (SPEC §12): 数据概览 (KPIs, daily trend), 商品与店铺 (top products and
+shops), 直播列表 (the livestream list and its CSV), 直播间模块 (the three modules of every livestream)."""
+PART_LABELS = {
+    "overview": _("数据概览"),
+    "products": _("商品与店铺"),
+    "livestreams": _("直播列表"),
+    "modules": _("直播间模块"),
+}
+# A scope is stored as a bit mask of PARTS (one small integer: the access query reads it with the
+# grant's row, and a delegation's effective scope is the bitwise AND of two columns).
+PART_BITS = {part: 1 << index for index, part in enumerate(PARTS)}
+FULL_SCOPE = sum(PART_BITS.values())
+
+
+def scope_of(parts) -> int:
+    """The bit mask of ``parts`` (an iterable of PARTS; unknown names raise ValueError)."""
+    mask = 0
+    for part in parts:
+        if part not in PART_BITS:
+            raise ValueError(f"unknown part {part!r}")
+        mask |= PART_BITS[part]
+    return mask
+
+
+def parts_of(scope: int | None) -> frozenset[str]:
+    """The PARTS a bit mask covers."""
+    return frozenset(part for part, bit in PART_BITS.items() if (scope or 0) & bit)
+
+
+def scope_labels(scope: int | None) -> list:
+    """The covered parts' labels, in PARTS order (the lists and the history show them)."""
+    return [PART_LABELS[part] for part in PARTS if (scope or 0) & PART_BITS[part]]
+
 
 def _rule_q(field: str, test: str, today: datetime.date) -> Q:
     if test == "set":
@@ -201,6 +237,12 @@ class Grant(models.Model):
     # authorize service clears this flag on the pair's older grants in the same transaction, so the
     # lists stay an index scan at a million grants instead of a "latest per group" subquery.
     is_latest = models.BooleanField(_("最新一次授权"), default=True, editable=False)
+    # 授权范围 (SPEC §12): a bit mask of PARTS, all of them unless the creator chose fewer.
+    # Database defaults too: rows written around the ORM (the bench's COPY, the other apps' bulk
+    # writers) get the whole scope and delegation allowed, as the SPEC's defaults say.
+    scope = models.PositiveSmallIntegerField(_("授权范围"), default=FULL_SCOPE, db_default=FULL_SCOPE)
+    # 子账号授权 (SPEC §12): allowed unless the creator forbids it (forbidding ends every delegation).
+    delegation_allowed = models.BooleanField(_("允许子账号授权"), default=True, db_default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -231,6 +273,12 @@ class Grant(models.Model):
             models.CheckConstraint(
                 condition=Q(revoked_at__isnull=True) | Q(revoked_by__isnull=False),
                 name="grant_revoked_has_actor",
+            ),
+            models.CheckConstraint(
+                condition=Q(scope__gte=1, scope__lte=FULL_SCOPE),
+                name="grant_scope_valid",
+                violation_error_code="empty_scope",
+                violation_error_message=_("请至少选择一项授权范围。"),
             ),
         ]
         indexes = [
@@ -316,6 +364,24 @@ class Grant(models.Model):
     def period_days(self) -> int:
         return (self.ends_on - self.starts_on).days + 1
 
+    @property
+    def parts(self) -> frozenset[str]:
+        return parts_of(self.scope)
+
+    @property
+    def scope_labels(self) -> list:
+        return scope_labels(self.scope)
+
+    @property
+    def has_full_scope(self) -> bool:
+        return self.scope == FULL_SCOPE
+
+    def can_change_scope(self, day: datetime.date | None = None) -> bool:
+        return self.status_on(day or today()) in LIVE_STATUSES
+
+    def can_delegate(self, day: datetime.date | None = None) -> bool:
+        return self.delegation_allowed and self.status_on(day or today()) in LIVE_STATUSES
+
 
 class HistoryQuerySet(models.QuerySet):
     """History is append-only: bulk updates and deletes are refused."""
@@ -350,6 +416,9 @@ class GrantEvent(ImmutableModel):
         REVOKE = "revoke", _("解除授权")
         RENEW_EARLY = "renew_early", _("提前续约")
         RENEW = "renew", _("续约")
+        CHANGE_SCOPE = "change_scope", _("修改授权范围")
+        FORBID_DELEGATION = "forbid_delegation", _("禁止子账号授权")
+        ALLOW_DELEGATION = "allow_delegation", _("允许子账号授权")
 
     grant = models.ForeignKey(
         Grant, on_delete=models.PROTECT, related_name="events", verbose_name=pgettext_lazy("a grant", "授权")
@@ -365,6 +434,9 @@ class GrantEvent(ImmutableModel):
     ends_after = models.DateField(_("新截止日期"), null=True, blank=True)
     # Early renewal: the renewal period starts the day after the operation (fixed by the rules).
     renewal_starts_on = models.DateField(_("续约期开始"), null=True, blank=True)
+    # The scope before and after (PART_BITS masks): set by authorize (after) and change_scope.
+    scope_before = models.PositiveSmallIntegerField(_("原授权范围"), null=True, blank=True)
+    scope_after = models.PositiveSmallIntegerField(_("新授权范围"), null=True, blank=True)
 
     objects = HistoryQuerySet.as_manager()
 
@@ -376,6 +448,14 @@ class GrantEvent(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.get_operation_display()} · {self.grant_id} · {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def scope_before_labels(self) -> list:
+        return scope_labels(self.scope_before)
+
+    @property
+    def scope_after_labels(self) -> list:
+        return scope_labels(self.scope_after)
 
 
 # --- requests: their status, derived from the time ---------------------------------------------
@@ -1014,7 +1094,7 @@ class AccessLogEntry(models.Model):
     """数据访问记录: one row per (viewer, creator, page, livestream, day in Asia/Shanghai), upserted
     by ``grants.access.record_view`` each time a gated page is served to someone other than the
     creator, with the number of views, the first and last time, and the authority of the day's last
-    view (the grant, or the approved livestream request). Written only there, by one
+    view (the grant, the delegation of a grant, or the approved livestream request). Written only there, by one
     ``INSERT … ON CONFLICT DO UPDATE``; purged after ``ACCESS_LOG_RETENTION_DAYS`` by
     ``manage.py purge_access_log``."""
 
@@ -1034,11 +1114,16 @@ class AccessLogEntry(models.Model):
     first_at = models.DateTimeField(_("首次查看"))
     last_at = models.DateTimeField(_("最近查看"))
     views = models.PositiveIntegerField(_("查看次数"), default=1)
-    # The authority: a grant, or an approved livestream request (a delegation joins at the merge of
-    # SPEC §12: a delegation's views carry its grant here and the delegation beside it).
+    # The authority: a grant, a delegation (SPEC §12: its views carry its grant here too, so that
+    # they count for the grant's idle flag, and the delegation beside it), or an approved
+    # livestream request.
     grant = models.ForeignKey(
         Grant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("依据的授权")
     )
+    delegation = models.ForeignKey(
+        "grants.Delegation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("依据的子账号授权"),
+    )  # fmt: skip
     livestream_request = models.ForeignKey(
         LivestreamAccessRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("依据的直播间申请"),
@@ -1073,3 +1158,188 @@ class AccessLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.viewer_id} · {self.creator_id} · {self.page} · {self.day}"
+
+
+# --- delegations (子账号授权, SPEC §12) -------------------------------------------------------------
+
+
+class DelegationState(models.TextChoices):
+    ACTIVE = "active", pgettext_lazy("delegation state", "生效中")
+    WAITING = "waiting", _("待授权生效")
+    LAPSED = "lapsed", _("已失效")
+    EXPIRED = "expired", _("已到期")
+    ENDED = "ended", _("已结束")
+
+
+def delegation_effective_q(day: datetime.date) -> Q:
+    """The definition of an effective delegation on ``day`` (SPEC §12), checked by the database: not
+    ended, ``ends_on`` not passed, its grant active and still allowing delegation, and the
+    sub-account still a sub-account of the grant's organization. The scope it opens is the AND of
+    its scope and the grant's (``DelegationQuerySet.effective_on`` also requires that non-empty).
+    Nothing flips a delegation when the grant is revoked, expires or is narrowed, or when the
+    sub-account leaves: the delegation simply stops matching."""
+    return Q(
+        ended_at__isnull=True,
+        ends_on__gte=day,
+        grant__revoked_at__isnull=True,
+        grant__starts_on__lte=day,
+        grant__ends_on__gte=day,
+        grant__delegation_allowed=True,
+        sub_account__membership__organization_id=F("grant__organization_id"),
+        sub_account__membership__role=Membership.Role.SUB,
+    )
+
+
+class DelegationQuerySet(models.QuerySet):
+    def for_grant(self, grant) -> DelegationQuerySet:
+        return self.filter(grant=grant)
+
+    def for_sub_account(self, user) -> DelegationQuerySet:
+        return self.filter(sub_account=user)
+
+    def not_ended(self) -> DelegationQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+    def open(self, day: datetime.date | None = None) -> DelegationQuerySet:
+        """Not ended and not past its end: the one a new delegation of the same pair would clash with."""
+        return self.filter(ended_at__isnull=True, ends_on__gte=day or today())
+
+    def effective_on(self, day: datetime.date | None = None) -> DelegationQuerySet:
+        day = day or today()
+        return (
+            self.alias(_effective_scope=F("scope").bitand(F("grant__scope")))
+            .filter(delegation_effective_q(day))
+            .filter(_effective_scope__gt=0)
+        )
+
+    def newest_first(self) -> DelegationQuerySet:
+        return self.order_by("-created_at", "-pk")
+
+
+class Delegation(models.Model):
+    """A main account hands its organization's grant on to one of its sub-accounts (子账号授权), until
+    ``ends_on`` (no later than the grant's end) for ``scope`` (within the grant's)."""
+
+    grant = models.ForeignKey(
+        Grant, on_delete=models.PROTECT, related_name="delegations", verbose_name=pgettext_lazy("a grant", "授权")
+    )
+    sub_account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="delegations", verbose_name=_("子账号")
+    )
+    ends_on = models.DateField(_("截止日期"))
+    scope = models.PositiveSmallIntegerField(_("授权范围"), default=FULL_SCOPE)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("授权人")
+    )
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("结束人"),
+    )  # fmt: skip
+
+    objects = DelegationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("子账号授权")
+        verbose_name_plural = _("子账号授权")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__gte=1, scope__lte=FULL_SCOPE),
+                name="delegation_scope_valid",
+                violation_error_code="empty_scope",
+                violation_error_message=_("请至少选择一项授权范围。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_by__isnull=False), name="delegation_ended_has_actor"
+            ),
+        ]
+        indexes = [
+            # The delegate's access check: the open delegation of a grant (found from the grant)
+            # to the sub-account.
+            models.Index(
+                fields=["grant", "sub_account", "ends_on"],
+                condition=Q(ended_at__isnull=True),
+                name="delegation_access_check",
+            ),  # fmt: skip
+            models.Index(fields=["grant", "-created_at"], name="delegation_grant_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grant_id} → {self.sub_account} [{self.ends_on}]"
+
+    @property
+    def parts(self) -> frozenset[str]:
+        return parts_of(self.scope)
+
+    @property
+    def scope_labels(self) -> list:
+        return scope_labels(self.scope)
+
+    def effective_scope(self) -> int:
+        return self.scope & self.grant.scope
+
+    def state_on(self, day: datetime.date, membership=None) -> DelegationState:
+        """The delegation's state on ``day``, from the same definition as ``delegation_effective_q``
+        (``membership``: the sub-account's, read from ``sub_account`` unless given)."""
+        if self.ended_at is not None:
+            return DelegationState.ENDED
+        if self.ends_on < day:
+            return DelegationState.EXPIRED
+        if membership is None:
+            membership = self.sub_account.membership_or_none
+        grant_status = self.grant.status_on(day)
+        if (
+            grant_status not in LIVE_STATUSES
+            or not self.grant.delegation_allowed
+            or membership is None
+            or membership.organization_id != self.grant.organization_id
+            or membership.role != Membership.Role.SUB
+            or not self.effective_scope()
+        ):
+            return DelegationState.LAPSED
+        if grant_status == GrantStatus.SCHEDULED:
+            return DelegationState.WAITING
+        return DelegationState.ACTIVE
+
+    @property
+    def state(self) -> DelegationState:
+        return self.state_on(today())
+
+    def is_effective_on(self, day: datetime.date, membership=None) -> bool:
+        return self.state_on(day, membership) == DelegationState.ACTIVE
+
+    def can_end(self) -> bool:
+        return self.ended_at is None
+
+
+class DelegationEvent(ImmutableModel):
+    """One step of a delegation: made, ended by the main account, or ended because the creator
+    forbade delegation of the grant."""
+
+    class Operation(models.TextChoices):
+        DELEGATE = "delegate", _("子账号授权")
+        END = "end", _("结束子账号授权")
+        FORBIDDEN = "forbidden", _("达人禁止子账号授权，已结束")
+
+    delegation = models.ForeignKey(
+        Delegation, on_delete=models.PROTECT, related_name="events", verbose_name=_("子账号授权")
+    )
+    operation = models.CharField(_("操作"), max_length=10, choices=Operation.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
+    )
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    ends_on = models.DateField(_("截止日期"), null=True, blank=True)
+    scope = models.PositiveSmallIntegerField(_("授权范围"), null=True, blank=True)
+
+    objects = HistoryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("子账号授权记录")
+        verbose_name_plural = _("子账号授权记录")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["delegation", "at"], name="delegation_event_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} · {self.delegation_id} · {self.at:%Y-%m-%d %H:%M}"

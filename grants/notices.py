@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import F
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -20,6 +21,8 @@ from django.utils.translation import pgettext
 from notifications import services as inbox
 from notifications.kinds import Category, register
 from portal.models import Creator, Membership
+
+from .models import PART_LABELS, PARTS, Delegation
 
 # --- rendering, at read time ---------------------------------------------------------------------
 
@@ -54,9 +57,23 @@ def _grant_request_received(p: dict) -> str:
     return text
 
 
+def _scope(p: dict) -> str:
+    parts = p.get("scope") or []
+    return "、".join(str(PART_LABELS[part]) for part in PARTS if part in parts) or "—"
+
+
 def _grant_changed(p: dict) -> str:
-    names = {"creator": p.get("creator", ""), "period": _period(p)}
+    names = {"creator": p.get("creator", ""), "period": _period(p), "scope": _scope(p)}
     operation = p.get("operation")
+    if p.get("delegated"):
+        names["org"] = p.get("organization", "")
+        if operation == "revoke":
+            return _("「%(creator)s」已解除对「%(org)s」的全部带货数据授权，你的子账号授权随之失效。") % names
+        if operation == "change_scope":
+            return _("「%(creator)s」修改了对「%(org)s」的授权范围：%(scope)s；你的子账号授权仅限其中的部分。") % names
+        return _("「%(creator)s」对「%(org)s」的授权已更新：%(period)s。") % names
+    if operation == "change_scope":
+        return _("「%(creator)s」修改了对本机构的授权范围：%(scope)s。") % names
     if operation == "authorize":
         return _("「%(creator)s」已授权本机构查看其全部带货数据：%(period)s。") % names
     if operation == "revoke":
@@ -65,9 +82,31 @@ def _grant_changed(p: dict) -> str:
 
 
 def _grant_changed_title(p: dict) -> str:
-    return {"authorize": _("新的全部数据授权"), "revoke": _("全部数据授权已解除")}.get(
-        p.get("operation"), _("全部数据授权已续约")
-    )
+    return {
+        "authorize": _("新的全部数据授权"),
+        "revoke": _("全部数据授权已解除"),
+        "change_scope": _("授权范围已修改"),
+    }.get(p.get("operation"), _("全部数据授权已续约"))
+
+
+def _delegation_changed(p: dict) -> str:
+    names = {
+        "creator": p.get("creator", ""), "org": p.get("organization", ""), "scope": _scope(p),
+        "end": _day(p.get("ends_on")),
+    }  # fmt: skip
+    operation = p.get("operation")
+    if operation == "delegate":
+        return (
+            _("主账号已将「%(creator)s」的数据授权给你：%(scope)s，至 %(end)s。可在左上角切换到该达人视角查看。")
+            % names
+        )
+    if operation == "forbidden":
+        return _("「%(creator)s」已禁止子账号授权，你对其数据的子账号授权已结束。") % names
+    return _("主账号已结束你对「%(creator)s」数据的子账号授权。") % names
+
+
+def _delegation_changed_title(p: dict) -> str:
+    return _("新的子账号授权") if p.get("operation") == "delegate" else _("子账号授权已结束")
 
 
 def _livestream(p: dict) -> dict:
@@ -86,6 +125,7 @@ KINDS = {
         lambda p: _("「%(org)s」申请查看直播「%(title)s」的更多数据。") % _livestream(p),
     ),
     "grant_changed": (Category.DECISIONS, _grant_changed_title, _grant_changed),
+    "delegation_changed": (Category.DECISIONS, _delegation_changed_title, _delegation_changed),
     "grant_request_approved": (
         Category.DECISIONS,
         lambda p: _("申请已通过"),
@@ -205,8 +245,9 @@ def main_account(organization_id: int):
 
 def grant_audiences(grants) -> dict[int, list[tuple]]:
     """Who is reminded of each grant's end (SPEC §10): ``{grant.pk: [(user, side), …]}`` with side
-    "creator" (the creator) or "organization" (its main account; delegates join here, SPEC §12).
-    One query for any number of grants (their creators' users loaded with them)."""
+    "creator" (the creator), "organization" (its main account) or "delegate" (a sub-account holding
+    an open delegation of it while still a sub-account of the grant's organization, SPEC §12). Two
+    queries for any number of grants (their creators' users loaded with them)."""
     grants = list(grants)
     mains: dict[int, list] = {}
     memberships = Membership.objects.select_related("user").filter(
@@ -214,9 +255,23 @@ def grant_audiences(grants) -> dict[int, list[tuple]]:
     )
     for membership in memberships:
         mains.setdefault(membership.organization_id, []).append(membership.user)
+    delegates: dict[int, list] = {}
+    delegations = (
+        Delegation.objects.filter(grant_id__in=[g.pk for g in grants])
+        .open()
+        .filter(
+            sub_account__membership__organization_id=F("grant__organization_id"),
+            sub_account__membership__role=Membership.Role.SUB,
+        )
+        .select_related("sub_account")
+        .order_by("pk")
+    )
+    for delegation in delegations:
+        delegates.setdefault(delegation.grant_id, []).append(delegation.sub_account)
     return {
         grant.pk: [(grant.creator.user, "creator")]
         + [(user, "organization") for user in mains.get(grant.organization_id, [])]
+        + [(user, "delegate") for user in delegates.get(grant.pk, [])]
         for grant in grants
     }
 
@@ -242,18 +297,61 @@ def grant_request_received(grant_request) -> None:
     )
 
 
-def grant_changed(grant, operation: str) -> None:
-    """A grant authorized, renewed (early or not) or revoked: the organization's main account."""
+def delegates_of(grant) -> list:
+    """The sub-accounts holding a delegation of ``grant`` (not ended nor past its end, and still a
+    sub-account of the grant's organization): SPEC §10 tells them of the grant's changes."""
+    delegations = (
+        Delegation.objects.for_grant(grant)
+        .open()
+        .filter(sub_account__membership__organization_id=grant.organization_id)
+        .filter(sub_account__membership__role=Membership.Role.SUB)
+        .select_related("sub_account")
+    )
+    return [delegation.sub_account for delegation in delegations]
+
+
+def grant_changed(grant, operation: str, delegates=None) -> None:
+    """A grant authorized, renewed (early or not), revoked or its scope changed: the organization's
+    main account, and the sub-accounts holding a delegation of it (``delegates``: those computed
+    before the change, else now)."""
+    params = {
+        "creator": grant.creator.name,
+        "operation": operation,
+        "starts_on": _iso(grant.starts_on),
+        "ends_on": _iso(grant.ends_on),
+        "scope": [part for part in PARTS if part in grant.parts],
+    }
     inbox.notify(
         recipients=[main_account(grant.organization_id)],
         kind="grant_changed",
+        params=params,
+        link=reverse("grants:grant_detail", args=[grant.pk]),
+    )
+    delegates = delegates_of(grant) if delegates is None else delegates
+    if delegates:
+        inbox.notify(
+            recipients=delegates,
+            kind="grant_changed",
+            params={**params, "delegated": True, "organization": grant.organization.name},
+            link=reverse("grants:org_home"),
+        )
+
+
+def delegation_changed(delegation, operation: str) -> None:
+    """A delegation made, ended by the main account, or ended because the creator forbade it: the
+    sub-account."""
+    grant = delegation.grant
+    inbox.notify(
+        recipients=[delegation.sub_account],
+        kind="delegation_changed",
         params={
             "creator": grant.creator.name,
+            "organization": grant.organization.name,
             "operation": operation,
-            "starts_on": _iso(grant.starts_on),
-            "ends_on": _iso(grant.ends_on),
+            "ends_on": _iso(delegation.ends_on),
+            "scope": [part for part in PARTS if part in delegation.parts],
         },
-        link=reverse("grants:grant_detail", args=[grant.pk]),
+        link=reverse("grants:org_home"),
     )
 
 

@@ -140,7 +140,8 @@ def _grant_batch(grants: list[Grant], *, threshold: str, kind: str) -> int:
                 "ends_on": grant.ends_on.isoformat(),
                 "side": side,
             },
-            reverse("grants:grant_detail", args=[grant.pk]),
+            # a delegate has no grant page: its 个人中心 lists what was delegated to it, until when
+            reverse("grants:org_home") if side == "delegate" else reverse("grants:grant_detail", args=[grant.pk]),
         )
         for grant in grants
         for user, side in audiences[grant.pk]

@@ -20,13 +20,16 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portal.models import Creator, Organization
+from portal.models import Creator, Membership, Organization
 
 from . import access, notices
 from .models import (
     ASK_AGAIN_AFTER,
+    FULL_SCOPE,
     LIVE_STATUSES,
     MAX_REQUEST_DAYS,
+    Delegation,
+    DelegationEvent,
     Grant,
     GrantEvent,
     GrantRequest,
@@ -36,6 +39,7 @@ from .models import (
     LivestreamAccessEvent,
     LivestreamAccessRequest,
     RequestStatus,
+    scope_of,
     today,
 )
 
@@ -72,20 +76,46 @@ def _lock(grant: Grant) -> Grant:
 # --- full-data grants -----------------------------------------------------------------------
 
 
+def _scope(scope) -> int:
+    """A scope (an iterable of ``PARTS``; None: all of them) as its bit mask; none chosen is refused
+    (``empty_scope``), an unknown part too (``invalid_scope``)."""
+    if scope is None:
+        return FULL_SCOPE
+    if isinstance(scope, str):
+        scope = [scope]
+    try:
+        mask = scope_of(scope)
+    except ValueError as error:
+        raise _refuse("invalid_scope", _("授权范围无效。"), "scope") from error
+    if not mask:
+        raise _refuse("empty_scope", _("请至少选择一项授权范围。"), "scope")
+    return mask
+
+
 @transaction.atomic
 def authorize(
-    *, creator: Creator, organization: Organization, starts_on: datetime.date, ends_on: datetime.date, actor
+    *,
+    creator: Creator,
+    organization: Organization,
+    starts_on: datetime.date,
+    ends_on: datetime.date,
+    actor,
+    scope=None,
 ) -> Grant:
     """授权: a new grant, for an organization with no scheduled, active or expired grant (never
-    granted, or only revoked ones). The organization's main account is told."""
-    grant = _authorize(creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on, actor=actor)
+    granted, or only revoked ones), covering ``scope`` (PARTS; None: all of them). The
+    organization's main account is told."""
+    grant = _authorize(
+        creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on, actor=actor, scope=scope
+    )
     notices.grant_changed(grant, GrantEvent.Operation.AUTHORIZE)
-    return grant
+    return grant  # fmt: skip
 
 
-def _authorize(*, creator: Creator, organization: Organization, starts_on, ends_on, actor) -> Grant:
+def _authorize(*, creator: Creator, organization: Organization, starts_on, ends_on, actor, scope=None) -> Grant:
     """``authorize`` without its message: approving a request sends its own."""
     _require_creator(creator, actor)
+    mask = _scope(scope)
     day = today()
     # Serialize this creator's authorizations: the pair may have no row yet to lock.
     _lock_creator(creator.pk)
@@ -94,14 +124,14 @@ def _authorize(*, creator: Creator, organization: Organization, starts_on, ends_
         raise _existing_grant_refusal(existing, day)
     _check_period(starts_on, ends_on, day)
     Grant.objects.for_creator(creator).for_organization(organization).latest_per_pair().update(is_latest=False)
-    grant = Grant(creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on)
+    grant = Grant(creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on, scope=mask)
     grant.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
             grant.save()
     except IntegrityError as error:  # a concurrent authorization of the same pair won the race
         raise _refuse("already_granted", _("该商家/机构已有未解除的授权。")) from error
-    _record(grant, GrantEvent.Operation.AUTHORIZE, actor, after=grant)
+    _record(grant, GrantEvent.Operation.AUTHORIZE, actor, after=grant, scope=(None, grant.scope))
     return grant
 
 
@@ -123,11 +153,12 @@ def revoke(*, grant: Grant, actor) -> Grant:
     if not grant.can_revoke():
         raise _refuse("not_revocable", _("只能解除待生效或生效中的授权（当前：%(status)s）。") % _status(grant))
     before = (grant.starts_on, grant.ends_on)
+    delegates = notices.delegates_of(grant)  # those holding a delegation until now (SPEC §10)
     grant.revoked_at = timezone.now()
     grant.revoked_by = actor
     grant.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
     _record(grant, GrantEvent.Operation.REVOKE, actor, before=before, after=grant)
-    notices.grant_changed(grant, GrantEvent.Operation.REVOKE)
+    notices.grant_changed(grant, GrantEvent.Operation.REVOKE, delegates=delegates)
     return grant
 
 
@@ -192,9 +223,14 @@ def _status(grant: Grant) -> dict:
     return {"status": grant.status.label}
 
 
-def _record(grant: Grant, operation: str, actor, *, before=None, after: Grant, renewal_starts_on=None) -> GrantEvent:
+def _record(
+    grant: Grant, operation: str, actor, *, before=None, after: Grant, renewal_starts_on=None, scope=(None, None)
+) -> GrantEvent:
     starts_before, ends_before = before or (None, None)
+    scope_before, scope_after = scope
     return GrantEvent.objects.create(
+        scope_before=scope_before,
+        scope_after=scope_after,
         grant=grant,
         operation=operation,
         actor=actor,
@@ -203,6 +239,144 @@ def _record(grant: Grant, operation: str, actor, *, before=None, after: Grant, r
         starts_after=after.starts_on,
         ends_after=after.ends_on,
         renewal_starts_on=renewal_starts_on,
+    )
+
+
+# --- scopes and delegation (SPEC §12) -----------------------------------------------------------
+
+
+@transaction.atomic
+def change_scope(*, grant: Grant, scope, actor) -> Grant:
+    """修改授权范围: a scheduled or active grant covers ``scope`` (PARTS, at least one) from now on;
+    narrowing takes effect on the next request, and narrows its delegations with it (a
+    delegation opens only the parts in both scopes). The main account and the delegates are told."""
+    grant = _change_scope(grant=grant, scope=scope, actor=actor)
+    notices.grant_changed(grant, GrantEvent.Operation.CHANGE_SCOPE)
+    return grant
+
+
+def _change_scope(*, grant: Grant, scope, actor) -> Grant:
+    _require_creator(grant.creator, actor)
+    mask = _scope(scope)
+    grant = _lock(grant)
+    if not grant.can_change_scope():
+        raise _refuse("not_changeable", _("只能修改待生效或生效中的授权的范围（当前：%(status)s）。") % _status(grant))
+    before = grant.scope
+    grant.scope = mask
+    grant.save(update_fields=["scope", "updated_at"])
+    _record(
+        grant, GrantEvent.Operation.CHANGE_SCOPE, actor, before=(grant.starts_on, grant.ends_on), after=grant,
+        scope=(before, mask),
+    )  # fmt: skip
+    return grant
+
+
+def _require_main_account(grant: Grant, actor) -> Membership:
+    """Only the main account of the grant's organization delegates it."""
+    who = access.party(actor)
+    if not who.may_delegate or who.membership.organization_id != grant.organization_id:
+        raise PermissionDenied(_("只有该授权所属商家/机构的主账号可以进行子账号授权。"))
+    return who.membership
+
+
+@transaction.atomic
+def delegate(*, grant: Grant, sub_account, ends_on: datetime.date, actor, scope=None) -> Delegation:
+    """子账号授权: the main account of the grant's organization hands a scheduled or active grant on
+    to one of its sub-accounts (``not_a_sub_account`` otherwise) until ``ends_on`` (today or
+    later, no later than the grant's end: ``beyond_grant``) for ``scope`` (within the grant's;
+    None: the grant's whole scope; ``beyond_grant`` otherwise). Refused when the creator forbade
+    delegation (``delegation_forbidden``) and while the sub-account holds an open delegation of the
+    grant (``already_delegated``). The sub-account is told."""
+    _require_main_account(grant, actor)
+    grant = _lock(grant)
+    day = today()
+    if not grant.delegation_allowed:
+        raise _refuse("delegation_forbidden", _("达人已禁止该授权的子账号授权。"))
+    if not grant.can_delegate(day):
+        raise _refuse(
+            "not_delegable", _("只能对待生效或生效中的授权进行子账号授权（当前：%(status)s）。") % _status(grant)
+        )
+    membership = Membership.objects.filter(user_id=getattr(sub_account, "pk", None)).first()
+    if membership is None or membership.organization_id != grant.organization_id or membership.is_main:
+        raise _refuse("not_a_sub_account", _("只能授权给本机构的子账号。"), "sub_account")
+    mask = grant.scope if scope is None else _scope(scope)
+    if mask & ~grant.scope:
+        raise _refuse("beyond_grant", _("子账号授权的范围不能超出达人授权的范围。"), "scope")
+    if ends_on > grant.ends_on:
+        limit = {"ends_on": _d(grant.ends_on)}
+        raise _refuse(
+            "beyond_grant", _("子账号授权的截止日期不能晚于达人授权的截止日期（%(ends_on)s）。") % limit, "ends_on"
+        )
+    if ends_on < max(day, grant.starts_on):
+        raise _refuse("ends_before_start", _("截止日期不能早于今天或授权的开始日期。"), "ends_on")
+    if Delegation.objects.for_grant(grant).for_sub_account(sub_account).open(day).exists():
+        raise _refuse("already_delegated", _("该子账号已有此授权的子账号授权，请先结束它。"), "sub_account")
+    delegation = Delegation.objects.create(
+        grant=grant, sub_account=membership.user, ends_on=ends_on, scope=mask, created_by=actor
+    )
+    _record_delegation(delegation, DelegationEvent.Operation.DELEGATE, actor)
+    notices.delegation_changed(delegation, DelegationEvent.Operation.DELEGATE)
+    return delegation
+
+
+def _lock_delegation(delegation: Delegation) -> Delegation:
+    return (
+        Delegation.objects.select_for_update(of=("self",))
+        .select_related("grant__creator", "sub_account")
+        .get(pk=delegation.pk)
+    )
+
+
+@transaction.atomic
+def end_delegation(*, delegation: Delegation, actor) -> Delegation:
+    """结束子账号授权: the main account of the grant's organization ends a delegation not yet ended,
+    effective at once. The sub-account is told."""
+    _require_main_account(delegation.grant, actor)
+    _lock(delegation.grant)
+    delegation = _lock_delegation(delegation)
+    if not delegation.can_end():
+        raise _refuse("not_ended", _("该子账号授权已结束。"))
+    _end(delegation, actor, DelegationEvent.Operation.END)
+    return delegation
+
+
+def _end(delegation: Delegation, actor, operation: str) -> None:
+    delegation.ended_at = timezone.now()
+    delegation.ended_by = actor
+    delegation.save(update_fields=["ended_at", "ended_by"])
+    _record_delegation(delegation, operation, actor)
+    notices.delegation_changed(delegation, operation)
+
+
+@transaction.atomic
+def set_delegation_allowed(*, grant: Grant, allowed: bool, actor) -> Grant:
+    """允许/禁止子账号授权: the creator allows or forbids delegating the grant (any status). Forbidding
+    ends every delegation of the grant at once (one event each, and the grant's event)."""
+    _require_creator(grant.creator, actor)
+    grant = _lock(grant)
+    allowed = bool(allowed)
+    if grant.delegation_allowed == allowed:
+        return grant
+    grant.delegation_allowed = allowed
+    grant.save(update_fields=["delegation_allowed", "updated_at"])
+    operation = GrantEvent.Operation.ALLOW_DELEGATION if allowed else GrantEvent.Operation.FORBID_DELEGATION
+    _record(grant, operation, actor, before=(grant.starts_on, grant.ends_on), after=grant)
+    if not allowed:
+        for delegation in (
+            Delegation.objects.for_grant(grant)
+            .not_ended()
+            .select_for_update()
+            .select_related("sub_account")
+            .order_by("pk")
+        ):
+            delegation.grant = grant
+            _end(delegation, actor, DelegationEvent.Operation.FORBIDDEN)
+    return grant
+
+
+def _record_delegation(delegation: Delegation, operation: str, actor) -> DelegationEvent:
+    return DelegationEvent.objects.create(
+        delegation=delegation, operation=operation, actor=actor, ends_on=delegation.ends_on, scope=delegation.scope
     )
 
 
@@ -508,12 +682,19 @@ def _lock_grant_request(grant_request: GrantRequest, actor) -> GrantRequest:
 
 @transaction.atomic
 def approve_grant_request(
-    *, request: GrantRequest, actor, starts_on: datetime.date | None = None, ends_on: datetime.date | None = None
+    *,
+    request: GrantRequest,
+    actor,
+    starts_on: datetime.date | None = None,
+    ends_on: datetime.date | None = None,
+    scope=None,
 ) -> Grant:
     """授权 a pending request: runs the matching operation of §4 — authorize (a full-data request),
     early renewal (an extension of a scheduled or active grant: the new end) or renewal (of an
     expired grant: the period) — with the proposed period or the one the creator edited, under that
-    operation's rules, history and constraints. Returns the grant; its main account is told."""
+    operation's rules, history and constraints. ``scope``: a new grant's (None: all PARTS); for an
+    extension, None keeps the grant's scope and a scope changes it too (``change_scope``'s event).
+    Returns the grant; its main account is told."""
     grant_request = _lock_grant_request(request, actor)
     starts_on = starts_on or grant_request.starts_on
     ends_on = ends_on or grant_request.ends_on
@@ -521,7 +702,7 @@ def approve_grant_request(
     if grant_request.kind == GrantRequest.Kind.GRANT:
         grant = _authorize(
             creator=grant_request.creator, organization=grant_request.organization, starts_on=starts_on,
-            ends_on=ends_on, actor=actor,
+            ends_on=ends_on, actor=actor, scope=scope,
         )  # fmt: skip
     else:
         grant = _lock(grant_request.grant)
@@ -531,6 +712,8 @@ def approve_grant_request(
             grant = _renew(grant=grant, starts_on=starts_on or day, ends_on=ends_on, actor=actor)
         else:
             raise _refuse("not_extendable", _("该授权已被解除，不能续约。"))
+        if scope is not None and _scope(scope) != grant.scope:
+            grant = _change_scope(grant=grant, scope=scope, actor=actor)
     grant_request.status = GrantRequestStatus.APPROVED
     grant_request.grant = grant
     grant_request.decided_at = timezone.now()

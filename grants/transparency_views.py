@@ -225,14 +225,17 @@ def preview(request: HttpRequest) -> HttpResponse:
         token = access.preview_token(creator=creator, grant=grant)
     else:
         form = AuthorizeForm(request.POST)
+        if form.is_valid() and form.cleaned_data["scope"] == []:
+            form.add_error("scope", _("请至少选择一项授权范围。"))  # as the service's empty_scope says
         if not form.is_valid():
             context = {"form": form, "q": "", "results": [], "selected": _selected_organization(creator, form),
                        "next": _safe_next(request) or ""}  # fmt: skip
             return _render_action(request, "grants/authorize.html", context, status=422)
         data = form.cleaned_data
         token = access.preview_token(
-            creator=creator, organization=data["organization"], starts_on=data["starts_on"], ends_on=data["ends_on"]
-        )
+            creator=creator, organization=data["organization"], starts_on=data["starts_on"], ends_on=data["ends_on"],
+            scope=data["scope"],
+        )  # fmt: skip
     url = reverse("livestreams:creator_preview", kwargs={"creator_id": creator.pk, "preview": token})
     if request.htmx:
         return HttpResponseClientRedirect(url)

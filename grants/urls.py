@@ -18,6 +18,8 @@ urlpatterns = [
     path("grants/<id:grant_id>/revoke/", views.revoke, name="revoke"),
     path("grants/<id:grant_id>/renew-early/", views.renew_early, name="renew_early"),
     path("grants/<id:grant_id>/renew/", views.renew, name="renew"),
+    path("grants/<id:grant_id>/scope/", views.change_scope, name="change_scope"),
+    path("grants/<id:grant_id>/delegation/", views.set_delegation_allowed, name="set_delegation_allowed"),
     path("grants/requests/bulk/", views.bulk_grant_requests, name="bulk_grant_requests"),
     path("grants/requests/<id:grant_request_id>/", views.grant_request_detail, name="grant_request_detail"),
     path("grants/requests/<id:grant_request_id>/approve/", views.approve_grant_request, name="approve_grant_request"),
@@ -31,6 +33,8 @@ urlpatterns = [
     path("org/requests/new/", views.request_grant, name="request_grant"),
     path("org/creators/", views.creator_search, name="creator_search"),
     path("org/grants/<id:grant_id>/extend/", views.request_extension, name="request_extension"),
+    path("org/grants/<id:grant_id>/delegations/", views.delegate, name="delegate"),
+    path("org/delegations/<id:delegation_id>/end/", views.end_delegation, name="end_delegation"),
     path("perspective/", views.switch_perspective, name="switch_perspective"),
     path("perspective/menu/", views.perspective_menu, name="perspective_menu"),
 ]

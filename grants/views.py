@@ -34,12 +34,19 @@ from .forms import (
     AuthorizeForm,
     BulkForm,
     DeclineForm,
+    DelegateForm,
+    DelegationAllowedForm,
     RenewEarlyForm,
     RenewForm,
     RequestExtensionForm,
     RequestGrantForm,
+    ScopeForm,
 )
 from .models import (
+    PART_LABELS,
+    PARTS,
+    Delegation,
+    DelegationEvent,
     Grant,
     GrantRequest,
     GrantRequestEvent,
@@ -242,7 +249,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
                     request, creator, grant, _("已授权「%(org)s」查看全部带货数据。") % {"org": grant.organization.name}
                 )
     else:
-        initial = {"starts_on": today()}
+        initial = {"starts_on": today(), "scope": list(PARTS)}
         org_id = request.GET.get("organization")
         if parse_id(org_id) is not None:
             initial["organization"] = parse_id(org_id)
@@ -365,12 +372,11 @@ def renew(request: HttpRequest, grant_id: int) -> HttpResponse:
     return _render_action(request, "grants/renewal.html", context, status=422 if form.errors else 200)
 
 
-@require_GET
-def grant_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
-    """A grant and its history, for the owning creator and the organization's main account."""
-    grant = get_object_or_404(
-        access.visible_grants(request.user).select_related("creator", "organization"), pk=grant_id
-    )
+def _grant_detail_context(request: HttpRequest, grant: Grant, **forms) -> dict:
+    """A grant, its history, its delegations (SPEC §12) with theirs, and the forms of the page: the
+    creator's scope and delegation switches, the main account's delegation form. Queries: the
+    history, earlier grants, the delegations with their history (two), the sub-accounts (one, for
+    the main account's form)."""
     events = grant.events.select_related("actor__creator", "actor__membership__organization")
     earlier = (
         Grant.objects.for_creator(grant.creator_id)
@@ -378,14 +384,133 @@ def grant_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
         .exclude(pk=grant.pk)
         .order_by("-created_at", "-pk")
     )
+    is_owner = grant.creator.user_id == request.user.pk
+    delegations = (
+        Delegation.objects.for_grant(grant)
+        .select_related("sub_account__membership")
+        .prefetch_related(Prefetch("events", queryset=DelegationEvent.objects.select_related("actor")))
+        .newest_first()
+    )
+    day = today()
+    delegations = list(delegations)
+    for delegation in delegations:
+        delegation.grant = grant
+        delegation.state_now = delegation.state_on(day)
     context = {
         "grant": grant,
         "events": events,
         "earlier": earlier,
-        "is_owner": grant.creator.user_id == request.user.pk,
+        "is_owner": is_owner,
         "viewer_access": access.grant_access(request.user, grant),
+        "delegations": delegations,
+        "scope_parts": [(part, label, part in grant.parts) for part, label in PART_LABELS.items()],
     }
-    return render(request, "grants/grant_detail.html", context)
+    if is_owner:
+        context["scope_form"] = forms.get("scope_form") or ScopeForm(initial={"scope": sorted(grant.parts)})
+    elif access.party(request.user).may_delegate:
+        context["delegate_form"] = forms.get("delegate_form") or DelegateForm(
+            grant=grant, initial={"ends_on": grant.ends_on, "scope": sorted(grant.parts)}
+        )
+        context["may_delegate"] = grant.can_delegate(day)
+    return context
+
+
+@require_GET
+def grant_detail(request: HttpRequest, grant_id: int) -> HttpResponse:
+    """A grant and its history, for the owning creator and the organization's main account."""
+    grant = get_object_or_404(
+        access.visible_grants(request.user).select_related("creator", "organization"), pk=grant_id
+    )
+    return render(request, "grants/grant_detail.html", _grant_detail_context(request, grant))
+
+
+def _grant_page_done(request: HttpRequest, grant: Grant, message: str) -> HttpResponse:
+    """After an action on the grant page: back to it (post/redirect/get; HTMX reloads it)."""
+    url = reverse("grants:grant_detail", args=[grant.pk])
+    return _done(request, message, list_url=url, refresh=lambda query: HttpResponseClientRefresh())
+
+
+@require_POST
+def change_scope(request: HttpRequest, grant_id: int) -> HttpResponse:
+    """修改授权范围, from the grant page (the creator's)."""
+    _creator, grant = _creator_grant(request, grant_id)
+    form = ScopeForm(request.POST)
+    if form.is_valid():
+        try:
+            grant = services.change_scope(grant=grant, actor=request.user, scope=form.cleaned_data["scope"] or [])
+        except ValidationError as error:
+            form.apply_service_error(error)
+        else:
+            labels = "、".join(str(label) for label in grant.scope_labels)
+            return _grant_page_done(request, grant, _("授权范围已修改为：%(scope)s。") % {"scope": labels})
+    context = _grant_detail_context(request, grant, scope_form=form)
+    return render(request, "grants/grant_detail.html", context, status=422)
+
+
+@require_POST
+def set_delegation_allowed(request: HttpRequest, grant_id: int) -> HttpResponse:
+    """允许/禁止子账号授权, from the grant page (the creator's)."""
+    _creator, grant = _creator_grant(request, grant_id)
+    form = DelegationAllowedForm(request.POST)
+    if not form.is_valid():
+        return render(request, "grants/grant_detail.html", _grant_detail_context(request, grant), status=422)
+    grant = services.set_delegation_allowed(grant=grant, allowed=form.cleaned_data["allowed"], actor=request.user)
+    message = _("已允许子账号授权。") if grant.delegation_allowed else _("已禁止子账号授权，现有的子账号授权均已结束。")
+    return _grant_page_done(request, grant, message)
+
+
+def _org_grant(request: HttpRequest, grant_id: int) -> Grant:
+    """The organization's grant, for its main account (403 for anyone else, as the other pages of
+    the main account); another organization's grant is as absent as a missing one (404)."""
+    who = access.party(request.user)
+    if not who.may_delegate:
+        raise PermissionDenied
+    return get_object_or_404(
+        Grant.objects.for_organization(who.membership.organization_id).select_related("creator", "organization"),
+        pk=grant_id,
+    )
+
+
+@require_POST
+def delegate(request: HttpRequest, grant_id: int) -> HttpResponse:
+    """子账号授权, from the grant page (the organization's main account)."""
+    grant = _org_grant(request, grant_id)
+    form = DelegateForm(request.POST, grant=grant)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            delegation = services.delegate(
+                grant=grant, sub_account=data["sub_account"], ends_on=data["ends_on"], actor=request.user,
+                scope=data["scope"],
+            )  # fmt: skip
+        except ValidationError as error:
+            form.apply_service_error(error)
+        else:
+            who = delegation.sub_account.get_full_name() or delegation.sub_account.username
+            return _grant_page_done(request, grant, _("已授权子账号「%(user)s」。") % {"user": who})
+    context = _grant_detail_context(request, grant, delegate_form=form)
+    return render(request, "grants/grant_detail.html", context, status=422)
+
+
+@require_POST
+def end_delegation(request: HttpRequest, delegation_id: int) -> HttpResponse:
+    """结束子账号授权, from the grant page (the organization's main account)."""
+    who = access.party(request.user)
+    if not who.may_delegate:
+        raise PermissionDenied
+    delegation = get_object_or_404(
+        Delegation.objects.filter(grant__organization_id=who.membership.organization_id).select_related(
+            "grant__creator", "grant__organization", "sub_account"
+        ),
+        pk=delegation_id,
+    )
+    try:
+        services.end_delegation(delegation=delegation, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("grants:grant_detail", grant_id=delegation.grant_id)
+    who_name = delegation.sub_account.get_full_name() or delegation.sub_account.username
+    return _grant_page_done(request, delegation.grant, _("已结束子账号「%(user)s」的授权。") % {"user": who_name})
 
 
 # --- organization: 个人中心 ---------------------------------------------------------------------
@@ -415,6 +540,8 @@ def org_home(request: HttpRequest) -> HttpResponse:
         status, term = _status_param(request.GET), _search_param(request.GET)
         grants = Grant.objects.for_organization(organization_id).latest_per_pair().search_creator(term)
         context.update(status=status, q=term)
+    else:  # a sub-account: the creators delegated to it (SPEC §12), one query
+        context["my_delegations"] = access.switchable(request.user, SWITCHER_OPTIONS)
     counts = _shell_counts(request, None, grants.by_status() if grants is not None else {})
     context.update(_shell_context(counts))
     if grants is not None:
@@ -478,7 +605,12 @@ def switch_perspective(request: HttpRequest) -> HttpResponse:
     if parse_id(creator_id) is None:
         raise Http404
     chosen = perspectives.choose(request, parse_id(creator_id))
-    return redirect("livestreams:creator_overview", creator_id=chosen.creator.pk)
+    # The first page the answer opens (SPEC §12: a scope may leave out the overview).
+    if chosen.access.may_view_any(("overview", "products")):
+        return redirect("livestreams:creator_overview", creator_id=chosen.creator.pk)
+    if chosen.access.may_view("livestreams"):
+        return redirect("livestreams:creator_livestreams", creator_id=chosen.creator.pk)
+    return redirect("livestreams:org_livestreams")  # the modules only: from the livestreams cooperated in
 
 
 # --- creator: 直播间数据管理 (single-livestream requests) -----------------------------------------
@@ -657,6 +789,8 @@ def approve_grant_request(request: HttpRequest, grant_request_id: int) -> HttpRe
     """授权 a request, with its proposed period editable; the §4 rules apply at approval time."""
     creator, grant_request = _creator_grant_request(request, grant_request_id)
     initial = {"starts_on": grant_request.starts_on or today(), "ends_on": grant_request.ends_on}
+    # A new grant covers every part unless the creator unticks some; an extension keeps its grant's.
+    initial["scope"] = sorted(grant_request.grant.parts) if grant_request.grant else list(PARTS)
     form = ApproveRequestForm(
         request.POST if request.method == "POST" else None, initial=initial, grant_request=grant_request
     )

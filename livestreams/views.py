@@ -103,7 +103,8 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
 def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool = False, page: str | None = None):
     """The livestream and ``grants.access``'s answer for it; 404 for a stranger (same as absent).
 
-    ``modules=True``: a cooperating member without module access gets 403 (they know it exists).
+    ``modules=True``: a cooperating member without module access gets 403 (they know it exists);
+    anyone else without it 404.
     ``page``: the data page about to be served (``grants.models.AccessPage``), recorded in the
     data-access log once the answer opens it (``access.record_view``; None: not a data page).
     """
@@ -116,7 +117,11 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
     if not answer.detail:
         raise Http404
     if modules and not answer.modules:
-        raise PermissionDenied
+        # A cooperating member knows the livestream (403); anyone else who sees only its detail
+        # (a grant or delegation whose scope lacks the modules) is refused like a stranger.
+        if answer.cooperating:
+            raise PermissionDenied
+        raise Http404
     if page is not None:
         access.record_view(request, answer, page, livestream=livestream)
     return livestream, answer

@@ -101,8 +101,8 @@ class CompiledQuery:
 
     def objects(self, **values) -> list:
         """The model instances of the query, with their ``select_related()`` objects: the rows
-        through the compiler's converters, then ``Model.from_db()`` and Django's related
-        populators, as ``ModelIterable`` does for a QuerySet."""
+        through the compiler's converters, then ``Model.from_db()``, Django's related populators
+        and the annotations, as ``ModelIterable`` does for a QuerySet."""
         rows = self._execute("rows", values)
         alias = router.db_for_read(self.model) or "default"
         _sql, _slots, compiler = self._compile("rows", alias)
@@ -111,11 +111,14 @@ class CompiledQuery:
         first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         names = [column[0].target.attname for column in select[first:last]]
         populators = get_related_populators(klass_info, select, alias)
+        annotations = list(compiler.annotation_col_map.items())
         instances = []
         for row in compiler.results_iter([rows]):
             instance = model.from_db(alias, names, row[first:last])
             for populator in populators:
                 populator.populate(row, instance)
+            for name, position in annotations:
+                setattr(instance, name, row[position])
             instances.append(instance)
         return instances
 

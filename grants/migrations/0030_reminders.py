@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grants', '0011_request_status_expired_and_ended'),
+        ('grants', '0020_scopes_and_delegations'),
         ('livestreams', '0007_creator_sales_rollups'),
         ('portal', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

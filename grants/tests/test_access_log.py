@@ -45,6 +45,20 @@ def rows():
 # --- what is recorded ---------------------------------------------------------------------------------
 
 
+def test_a_delegate_s_view_is_recorded_with_its_delegation_and_grant(client, world):
+    """SPEC §12 × §11: a sub-account viewing under a delegation is logged with the delegation as its
+    authority and the grant beside it, so the grant is not idle while only its delegate looks."""
+    staff = SubAccountFactory(organization=world["shop"])
+    delegation = services.delegate(
+        grant=world["grant"], sub_account=staff, ends_on=world["grant"].ends_on, actor=world["main"]
+    )
+    client.force_login(staff)
+    assert client.get(overview(world["creator"])).status_code == 200
+    [entry] = rows()
+    assert (entry.viewer, entry.page, entry.grant, entry.delegation) == (staff, "overview", world["grant"], delegation)
+    assert not Grant.objects.filter(pk=world["grant"].pk).idle(TODAY).exists()
+
+
 def test_a_view_by_the_main_account_is_recorded_with_its_grant_and_counted(client, world):
     client.force_login(world["main"])
     assert client.get(overview(world["creator"])).status_code == 200

@@ -298,8 +298,9 @@ def test_bulk_revoke_costs_a_fixed_number_of_queries_per_item(client, frozen_tod
     client.force_login(creator.user)
     make = lambda n: [GrantFactory(creator=creator).pk for _ in range(n)]  # noqa: E731
     _fixed, step = per_item(client, django_assert_max_num_queries, make, "grants:bulk_revoke")
-    # savepoint (2), the grant locked, saved, its event, the main account, the message
-    assert step == 7
+    # savepoint (2), the grant locked, its delegates (SPEC §12), saved, its event, the main account,
+    # the message
+    assert step == 8
     assert Grant.objects.filter(revoked_at__isnull=False).count() == 5
 
 

@@ -86,6 +86,28 @@ def test_the_preview_of_a_hypothetical_grant_from_the_authorize_dialog(client, w
     assert htmx["HX-Redirect"] == response["Location"]
 
 
+def test_the_dialog_preview_shows_the_chosen_scope_only(client, world):
+    """SPEC §12 in the preview: an overview-only grant previewed from the dialog opens the overview
+    and refuses the livestream list, as the real grant would; no part ticked is the dialog again."""
+    other = ShopFactory(name="只看概览的店")
+    client.force_login(world["creator"].user)
+    form = {"organization": other.pk, "starts_on": d(1).isoformat(), "ends_on": d(30).isoformat()}
+    response = client.post(reverse("grants:preview"), {**form, "scope": ["overview"], "scope_shown": "1"})
+    assert response.status_code == 302
+    overview = response["Location"]
+    assert client.get(overview).status_code == 200
+    token = overview.rstrip("/").rsplit("/", 1)[-1]
+    livestreams = reverse(
+        "livestreams:creator_preview_livestreams", kwargs={"creator_id": world["creator"].pk, "preview": token}
+    )
+    assert client.get(livestreams).status_code == 404
+    whole = client.post(reverse("grants:preview"), form)  # no checkboxes shown: the whole scope
+    assert client.get(whole["Location"].rstrip("/") + "/livestreams/").status_code == 200
+    none = client.post(reverse("grants:preview"), {**form, "scope_shown": "1"})
+    assert none.status_code == 422
+    assert "请至少选择一项授权范围" in none.content.decode()
+
+
 def test_a_refused_hypothetical_grant_is_the_dialog_again(client, world):
     client.force_login(world["creator"].user)
     response = client.post(reverse("grants:preview"), {"organization": "", "starts_on": "x"})

@@ -266,3 +266,81 @@ def test_a_request_made_while_its_pair_is_being_approved_sees_the_grant():
         assert error_codes(asked) <= {"already_granted", "pending_exists"}
         assert not GrantRequest.objects.filter(creator=creator).pending().exists()
         assert other_kind.get().status == "approved"
+
+
+# --- scopes and delegations (SPEC §12) ---------------------------------------------------------------
+
+
+def _delegation_world():
+    from portal.factories import SubAccountFactory
+
+    grant = GrantFactory(organization=ShopFactory())
+    sub = SubAccountFactory(organization=grant.organization)
+    return grant, sub
+
+
+def test_delegate_racing_revoke_never_leaves_an_effective_delegation():
+    from grants import access
+    from grants.models import Delegation
+
+    for _ in range(5):
+        grant, sub = _delegation_world()
+        main = grant.organization.main_account
+        delegated, revoked = race(
+            lambda g=grant, s=sub, m=main: services.delegate(grant=g, sub_account=s, ends_on=g.ends_on, actor=m),
+            lambda g=grant: services.revoke(grant=g, actor=g.creator.user),
+        )
+        assert isinstance(revoked, Grant), revoked  # revoking a live grant always succeeds
+        assert not access.creator_access(sub, grant.creator)
+        told = Message.objects.filter(recipient=sub, kind="grant_changed", params__operation="revoke")
+        if isinstance(delegated, Delegation):  # delegated first: the revocation told the delegate
+            assert told.count() == 1
+        else:  # revoked first: the delegation was refused, and the sub-account was told nothing of it
+            assert error_codes(delegated) == {"not_delegable"}
+            assert not Delegation.objects.filter(grant=grant).exists()
+            assert not told.exists()
+
+
+def test_change_scope_racing_delegate_keeps_the_delegation_within_the_grant():
+    from grants import access
+    from grants.models import Delegation, scope_of
+
+    for _ in range(5):
+        grant, sub = _delegation_world()
+        main = grant.organization.main_account
+        changed, delegated = race(
+            lambda g=grant: services.change_scope(grant=g, scope=["overview"], actor=g.creator.user),
+            lambda g=grant, s=sub, m=main: services.delegate(
+                grant=g, sub_account=s, ends_on=g.ends_on, actor=m, scope=["overview", "livestreams"]
+            ),
+        )
+        assert isinstance(changed, Grant), changed
+        grant.refresh_from_db()
+        assert grant.scope == scope_of(["overview"])
+        # Either way the delegate sees only what both scopes share: the narrowed grant's overview.
+        parts = access.creator_access(sub, grant.creator).parts
+        if isinstance(delegated, Delegation):  # delegated before the narrowing, which told the delegate
+            assert parts == {"overview"}
+            assert Message.objects.filter(recipient=sub, params__operation="change_scope").count() == 1
+            change = grant.events.get(operation="change_scope")
+            assert delegated.created_at <= change.at
+        else:  # narrowed first: the wider delegation is beyond the grant
+            assert error_codes(delegated) == {"beyond_grant"}
+            assert parts == set()
+
+
+def test_concurrent_delegations_to_one_sub_account_make_one():
+    from grants.models import Delegation, DelegationEvent
+
+    grant, sub = _delegation_world()
+    main = grant.organization.main_account
+    results = race(
+        *[
+            (lambda: services.delegate(grant=grant, sub_account=sub, ends_on=grant.ends_on, actor=main))
+            for _ in range(6)
+        ]
+    )
+    made = [r for r in results if isinstance(r, Delegation)]
+    assert len(made) == 1, results
+    assert all(error_codes(r) == {"already_delegated"} for r in results if not isinstance(r, Delegation))
+    assert DelegationEvent.objects.count() == 1

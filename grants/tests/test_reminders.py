@@ -66,6 +66,29 @@ def test_sub_accounts_get_no_grant_reminder(frozen_today):
     assert kinds_to(grant.organization.main_account) == ["grant_ends_today"]
 
 
+def test_a_delegate_is_reminded_once_and_led_to_its_personal_center(frozen_today):
+    """SPEC §10 × §12: the sub-account holding an open delegation of the grant is reminded too (a
+    delegation ended, or a sub-account moved to another organization, is not)."""
+    grant = GrantFactory(ends_on=d(7))
+    main = grant.organization.main_account
+    staff, former, ended = (SubAccountFactory(organization=grant.organization) for _ in range(3))
+    for sub in (staff, former, ended):
+        services.delegate(grant=grant, sub_account=sub, ends_on=d(7), actor=main)
+    services.end_delegation(delegation=grant.delegations.get(sub_account=ended), actor=main)
+    former.membership.organization = ShopFactory()
+    former.membership.save(update_fields=["organization"])
+    Message.objects.all().delete()  # the delegations' own messages
+    reminders.send_reminders()
+    assert kinds_to(staff) == ["grant_ends_in_7_days"]
+    assert kinds_to(former) == []
+    assert kinds_to(ended) == []
+    message = Message.objects.for_recipient(staff).get()
+    assert message.params["side"] == "delegate"
+    assert message.link == "/org/"
+    reminders.send_reminders()
+    assert Message.objects.for_recipient(staff).count() == 1
+
+
 def test_ends_today_starts_at_midnight_in_shanghai():
     with time_machine.travel(at_shanghai(TODAY, 23, 59, 59, 999999), tick=False) as traveller:
         grant = GrantFactory(starts_on=d(-3), ends_on=d(1))
@@ -231,8 +254,8 @@ def test_reminders_are_emailed_when_wanted_in_one_task_per_batch(frozen_today, d
 
 # Inside a test's transaction each batch's transaction is a savepoint: SAVEPOINT and RELEASE count.
 EMPTY_READ = 3  # a read that finds nothing due
-BATCH = 8  # read and lock the batch; its main accounts; those sent; insert the claims; read them back; messages
-SENT_BATCH = 5  # a batch whose reminders were all sent before: read and lock, main accounts, those sent
+BATCH = 9  # read and lock the batch; main accounts, delegates; those sent; insert, read back the claims; messages
+SENT_BATCH = 6  # a batch whose reminders were all sent before: read and lock, main accounts, delegates, those sent
 NOTHING_DUE = 6 * EMPTY_READ  # grants ending in 7 days, today; two kinds of request, waiting and expired
 
 

@@ -8,16 +8,19 @@ import datetime
 from contextlib import contextmanager
 
 import pytest
+import time_machine
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grants import speedups
-from grants.models import Grant, LivestreamAccessRequest, RequestStatus
+from grants import access, speedups
+from grants.models import PARTS, Delegation, Grant, LivestreamAccessRequest, RequestStatus, parts_of
 from livestreams.factories import LivestreamFactory
 from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
+from portal.models import Membership, User
 
-from .conftest import TODAY
+from .conftest import SHANGHAI, TODAY
 
 pytestmark = [pytest.mark.django_db, pytest.mark.equivalence]
 
@@ -150,3 +153,107 @@ def test_compiled_livestream_checks_equal_their_querysets(parties, streams, pair
         values = {"user": user.pk, "livestream": livestream.pk, "creator": livestream.creator_id, "day": day}
         for query in (speedups.LIVESTREAM_ACCESS_OF_MEMBER, speedups.LIVESTREAM_ACCESS_OF_ANYONE):
             assert sorted(query.rows(**values), key=repr) == sorted(query.build(**values), key=repr)
+
+
+# --- scopes and delegations (SPEC §12) -----------------------------------------------------------
+
+# A delegation: (which of the examples' grants, which sub-account, ends offset, scope mask, ended)
+DELEGATIONS = st.lists(
+    st.tuples(
+        st.integers(0, 11),
+        st.integers(0, 2),
+        st.integers(-2, 8),
+        st.integers(1, 15),
+        st.integers(0, 3).map(lambda n: n == 0),
+    ),  # fmt: skip
+    max_size=6,
+    # one open delegation per (grant, sub-account), as the service keeps it (indexes below 6: the
+    # first grant)
+    unique_by=lambda d: (0, d[1]) if d[0] < 6 else d[:2],
+)
+
+
+def plain_parts(user, creator, day) -> frozenset:
+    """What creator_access answers, from the plain definitions (no compiled query, no shortcut)."""
+    if creator.user_id == user.pk:
+        return frozenset(PARTS)
+    membership = Membership.objects.filter(user=user).first()
+    if membership is None:
+        return frozenset()
+    if membership.is_main:
+        grant = Grant.objects.active_on(day).filter(creator=creator, organization_id=membership.organization_id).first()
+        return parts_of(grant.scope) if grant else frozenset()
+    parts = set()
+    for delegation in Delegation.objects.effective_on(day).filter(sub_account=user, grant__creator=creator):
+        parts |= parts_of(delegation.scope & delegation.grant.scope)
+    return frozenset(parts)
+
+
+def plain_modules(user, livestream, day) -> bool:
+    if livestream.creator.user_id == user.pk:
+        return True
+    membership = Membership.objects.filter(user=user).first()
+    if membership is None:
+        return False
+    approved = LivestreamAccessRequest.objects.approved().filter(
+        livestream=livestream, organization_id=membership.organization_id
+    )
+    return approved.exists() or "modules" in plain_parts(user, livestream.creator, day)
+
+
+@settings(EXAMPLES, max_examples=100)
+@given(
+    pairs=PAIRS, scopes=st.lists(st.integers(1, 15), min_size=12, max_size=12), delegations=DELEGATIONS,
+    forbidden=st.sets(st.integers(0, 11), max_size=3), moved=st.booleans(), day=DAYS, creator=st.integers(0, 1),
+    who=st.integers(0, 10), stream=st.integers(0, 2),
+)  # fmt: skip
+def test_creator_access_of_members_and_delegates_equals_the_plain_definition(
+    parties, streams, pairs, scopes, delegations, forbidden, moved, day, creator, who, stream
+):
+    with rolled_back():
+        # The first pair (creators[0], organizations[0]) always holds a grant active on every drawn
+        # day, so most drawn delegations are of a live grant and the scopes' meeting is exercised.
+        base = Grant.objects.create(
+            creator=parties["creators"][0], organization=parties["organizations"][0],
+            starts_on=TODAY - datetime.timedelta(days=8), ends_on=TODAY + datetime.timedelta(days=8),
+        )  # fmt: skip
+        grants = [base, *make_grants(parties, [[], *pairs[1:]])]
+        for index, grant in enumerate(grants):
+            grant.scope = scopes[index % len(scopes)]
+            grant.delegation_allowed = index not in forbidden
+        Grant.objects.bulk_update(grants, ["scope", "delegation_allowed"])
+        organizations = parties["organizations"]
+        subs = [
+            parties["subs"][0],
+            SubAccountFactory(organization=organizations[0]),
+            SubAccountFactory(organization=organizations[1]),
+        ]
+        made = set()
+        for grant_index, sub_index, end, scope, ended in delegations:
+            grant = grants[0 if grant_index < 6 else grant_index % len(grants)]
+            if (grant.pk, sub_index) in made:
+                continue
+            made.add((grant.pk, sub_index))
+            Delegation.objects.create(
+                grant=grant, sub_account=subs[sub_index], ends_on=TODAY + datetime.timedelta(days=end), scope=scope,
+                created_by=grant.organization.main_account, ended_at=timezone.now() if ended else None,
+                ended_by=grant.organization.main_account if ended else None,
+            )  # fmt: skip
+        if moved:  # a sub-account moved to another organization
+            Membership.objects.filter(user=subs[0]).update(organization=organizations[2])
+        creator = parties["creators"][creator]
+        users = subs + [o.main_account for o in organizations] + [c.user for c in parties["creators"]]
+        user = users[who % 2] if who < 6 else users[who % len(users)]  # mostly the base grant's sub-accounts
+        livestream = streams[stream]
+        with time_machine.travel(datetime.datetime.combine(day, datetime.time(12), tzinfo=SHANGHAI), tick=False):
+            expected = plain_parts(user, creator, day)
+            loaded = User.objects.select_related("membership", "creator").get(pk=user.pk)
+            for asking, about in ((loaded, creator.pk), (loaded, creator), (User.objects.get(pk=user.pk), creator)):
+                answer = access.creator_access(asking, about)
+                assert answer.parts == expected
+                assert bool(answer.authority) == (bool(expected) and creator.user_id != user.pk)
+            for asking in (loaded, User.objects.get(pk=user.pk)):
+                assert access.livestream_access(asking, livestream).modules == plain_modules(user, livestream, day)
+            switchable = {a.creator.pk: a.parts for a in access.switchable(loaded, 50)}
+            if not loaded.creator_or_none:
+                assert switchable.get(creator.pk, frozenset()) == expected

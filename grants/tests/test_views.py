@@ -418,10 +418,11 @@ def test_switch_perspective_without_active_grant_is_404(client, frozen_today, tr
     assert SESSION_KEY not in client.session
 
 
-def test_sub_account_cannot_switch(client, frozen_today):
+def test_sub_account_without_a_delegation_cannot_switch(client, frozen_today):
     grant = GrantFactory()
     login(client, SubAccountFactory(organization=grant.organization))
-    assert client.post(reverse("grants:switch_perspective"), {"creator": grant.creator_id}).status_code == 403
+    assert client.post(reverse("grants:switch_perspective"), {"creator": grant.creator_id}).status_code == 404
+    assert SESSION_KEY not in client.session
 
 
 def test_revoked_grant_falls_back_on_next_request(client, frozen_today):
@@ -468,5 +469,6 @@ def test_switcher_menu_lists_active_grants_when_opened(client, frozen_today, dja
     assert "生效达人" in menu
     assert "到期达人" not in menu
     assert "<html" not in menu
-    client.force_login(SubAccountFactory(organization=shop))
-    assert client.get(reverse("grants:perspective_menu")).status_code == 403
+    client.force_login(SubAccountFactory(organization=shop))  # no delegation (SPEC §12): nobody to switch to
+    menu = client.get(reverse("grants:perspective_menu"), **HTMX).content.decode()
+    assert "生效达人" not in menu

@@ -145,7 +145,8 @@ def test_the_bell_is_one_query_on_a_members_page(client, django_assert_num_queri
     LivestreamFactory(cooperating=[shop], minutes=0)
     tell(staff, 3)
     client.force_login(staff)
-    with django_assert_num_queries(5) as captured:  # session, user, cooperations, open requests; the bell
+    # session, user, cooperations, open requests, delegated creators (SPEC §12); the bell
+    with django_assert_num_queries(6) as captured:
         html = client.get(reverse("livestreams:org_livestreams")).content.decode()
     assert bell_count(html) == "3"
     bell_queries = [q["sql"] for q in captured.captured_queries if "notifications_message" in q["sql"]]

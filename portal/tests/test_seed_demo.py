@@ -58,3 +58,24 @@ def test_the_demo_has_requests_in_every_state_and_unread_messages():
         assert Message.objects.unread_count(User.objects.get(username=username)) > 0, username
     shop = User.objects.get(username="shop")
     assert Message.objects.for_recipient(shop).filter(kind="grant_request_declined").exists()
+
+
+def test_demo_scopes_and_delegation():
+    """SPEC §12 in the demo: creator2's grant to shop covers the overview only; shop-staff holds a
+    30-day delegation of creator's grant (数据概览 + 直播列表)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from grants import access
+    from portal.models import Creator, User
+
+    call_command("seed_demo")
+    shop, staff = User.objects.get(username="shop"), User.objects.get(username="shop-staff")
+    creator, creator2 = Creator.objects.get(user__username="creator"), Creator.objects.get(user__username="creator2")
+    assert access.creator_access(shop, creator2).parts == {"overview"}
+    assert access.creator_access(shop, creator).parts == {"overview", "products", "livestreams", "modules"}
+    answer = access.creator_access(staff, creator)
+    assert answer.parts == {"overview", "livestreams"}
+    assert answer.ends_on == timezone.localdate() + datetime.timedelta(days=30)
+    assert not access.creator_access(staff, creator2)

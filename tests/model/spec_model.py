@@ -1,5 +1,5 @@
-"""A plain-Python model of SPEC §4–§6, §9 and the messages of §10, written from the SPEC (not from
-the code).
+"""A plain-Python model of SPEC §4–§6, §9, §12 (scopes and delegation) and the messages of §10,
+written from the SPEC (not from the code).
 
 No Django in here: parties are named by strings, grants and requests by the ids the database gave
 them, and the clock is an aware datetime. Two kinds of test ask it what the portal should have done:
@@ -33,6 +33,10 @@ PENDING, APPROVED, DECLINED, ENDED = "pending", "approved", "declined", "ended"
 EXPIRED_REQUEST = "expired"
 # Full-data and extension requests (SPEC §9).
 GRANT_KIND, EXTENSION_KIND = "grant", "extension"
+# What a full-data grant covers (SPEC §12, 授权范围): 数据概览, 商品与店铺, 直播列表, 直播间模块.
+PARTS = ("overview", "products", "livestreams", "modules")
+ALL_PARTS = frozenset(PARTS)
+NO_PARTS: frozenset[str] = frozenset()
 
 
 # --- the cast ---------------------------------------------------------------------------------
@@ -355,9 +359,23 @@ class GrantRow:
     starts_on: datetime.date
     ends_on: datetime.date
     revoked: bool = False
+    scope: frozenset[str] = ALL_PARTS  # SPEC §12: all parts unless the creator chose fewer
+    delegation_allowed: bool = True  # SPEC §12: unless the creator forbids it
 
     def status(self, today: datetime.date) -> str:
         return grant_status(starts_on=self.starts_on, ends_on=self.ends_on, revoked=self.revoked, today=today)
+
+
+@dataclass
+class DelegationRow:
+    """子账号授权 (SPEC §12): a grant handed on by its organization's main account to a sub-account."""
+
+    id: int
+    grant_id: int
+    sub_account: str
+    ends_on: datetime.date
+    scope: frozenset[str]
+    ended: bool = False
 
 
 @dataclass
@@ -401,6 +419,8 @@ class SpecModel:
         self.moved: dict[str, str] = {}  # livestream -> its creator now, when an import or staff moved it
         self.grant_requests: dict[int, GrantRequestRow] = {}
         self.closed_expired = 0  # requests closed because their organization asked again after expiry
+        self.delegations: dict[int, DelegationRow] = {}
+        self.member_of: dict[str, str] = {}  # a sub-account moved to another organization -> that one
 
     # --- the clock ----------------------------------------------------------------------------
     @property
@@ -453,13 +473,53 @@ class SpecModel:
             if g.creator == creator and g.organization == organization
         ]
 
-    def can_view_creator_data(self, user: str, creator: str) -> bool:
-        person = self.cast.users[user]
-        return may_view_creator_data(
-            is_the_creator=person.creator == creator,
-            main_account=person.main,
-            pair_statuses=self._pair_statuses(creator, person.organization),
+    def organization_of(self, user: str) -> str | None:
+        """The organization the user is a member of now (a sub-account may have moved)."""
+        return self.member_of.get(user, self.cast.users[user].organization)
+
+    def delegation_effective(self, row: DelegationRow) -> bool:
+        """SPEC §12: a delegation opens its pages while it is not ended nor past its end, its grant is
+        active and allows delegation, its sub-account is still a sub-account of the grant's
+        organization, and the two scopes share a part."""
+        grant = self.grants[row.grant_id]
+        person = self.cast.users[row.sub_account]
+        return (
+            not row.ended
+            and row.ends_on >= self.today
+            and grant.status(self.today) == ACTIVE
+            and grant.delegation_allowed
+            and not person.main
+            and self.organization_of(row.sub_account) == grant.organization
+            and bool(row.scope & grant.scope)
         )
+
+    def creator_parts(self, user: str, creator: str) -> frozenset[str]:
+        """What ``user`` may view of ``creator``'s data now (SPEC §3, §4, §12): every part for the
+        creator; the scope of the organization's active grant for its main account; for a
+        sub-account, the parts its effective delegations share with their grants; nothing else."""
+        person = self.cast.users[user]
+        if person.creator == creator:
+            return ALL_PARTS
+        organization = self.organization_of(user)
+        if person.main:
+            active = [
+                g for g in self.grants.values()
+                if (g.creator, g.organization) == (creator, organization) and g.status(self.today) == ACTIVE
+            ]  # fmt: skip
+            return active[0].scope if active else NO_PARTS
+        parts: set[str] = set()
+        for row in self.delegations.values():
+            if (
+                row.sub_account == user
+                and self.grants[row.grant_id].creator == creator
+                and self.delegation_effective(row)
+            ):
+                parts |= row.scope & self.grants[row.grant_id].scope
+        return frozenset(parts)
+
+    def can_view_creator_data(self, user: str, creator: str) -> bool:
+        """The overview (数据概览) is open: ``creator_access(...).may_view("overview")``."""
+        return "overview" in self.creator_parts(user, creator)
 
     def can_view_livestream_modules(self, user: str, livestream: str) -> bool:
         """SPEC §5: the creator; every member (main and sub) of an organization whose request was
@@ -469,18 +529,16 @@ class SpecModel:
         creator = self.creator_of(livestream)
         if person.creator == creator:
             return True
-        if person.organization is None:
+        organization = self.organization_of(user)
+        if organization is None:
             return False
         if any(
-            r.livestream == livestream and r.organization == person.organization and r.stored == APPROVED
+            r.livestream == livestream and r.organization == organization and r.stored == APPROVED
             for r in self.requests.values()
         ):
             return True
-        return may_view_creator_data(
-            is_the_creator=False,
-            main_account=person.main,
-            pair_statuses=self._pair_statuses(creator, person.organization),
-        )
+        # SPEC §12: a grant (or a delegation of one) opens the modules only when its scope covers them.
+        return "modules" in self.creator_parts(user, creator)
 
     def request_status(self, request_id: int) -> str:
         return self.requests[request_id].status(self.now)
@@ -497,27 +555,42 @@ class SpecModel:
         row = self.requests[request_id]
         return frozenset({row.requester, self.main_account(row.organization)})
 
+    def delegates_of(self, grant_id: int) -> frozenset[str]:
+        """The sub-accounts holding a delegation of the grant (SPEC §10): not ended nor past its end,
+        and still a sub-account of the grant's organization."""
+        grant = self.grants[grant_id]
+        return frozenset(
+            row.sub_account for row in self.delegations.values()
+            if row.grant_id == grant_id and not row.ended and row.ends_on >= self.today
+            and self.organization_of(row.sub_account) == grant.organization
+        )  # fmt: skip
+
     def _told_of_grant(self, grant_id: int) -> frozenset[str]:
-        """A grant authorized, renewed or revoked: the organization's main account."""
-        return frozenset({self.main_account(self.grants[grant_id].organization)})
+        """A grant authorized, renewed, revoked or its scope changed: the organization's main account
+        and the sub-accounts holding a delegation of it (SPEC §10)."""
+        return frozenset({self.main_account(self.grants[grant_id].organization)}) | self.delegates_of(grant_id)
 
     # --- full-data grants (SPEC §4, "The four operations") ---------------------------------------
     def _is_owner(self, actor: str, creator: str) -> bool:
         return self.cast.users[actor].creator == creator
 
     def authorize(
-        self, *, actor: str, creator: str, organization: str, starts_on: datetime.date, ends_on: datetime.date
-    ) -> Outcome:
+        self, *, actor: str, creator: str, organization: str, starts_on: datetime.date, ends_on: datetime.date,
+        scope: frozenset[str] | None = None,
+    ) -> Outcome:  # fmt: skip
         # "All by the creator who owns the grant"; a user who may not act is refused whatever the
         # state (the SPEC does not order the two; the code checks the actor first).
         if not self._is_owner(actor, creator):
             return Forbidden()
+        if scope is not None and not scope:  # SPEC §12: at least one part (the code checks it first)
+            return Refused("empty_scope")
+        scope = ALL_PARTS if scope is None else frozenset(scope)
         statuses = self._pair_statuses(creator, organization)
         if refusal := authorize_refusal(statuses, starts_on=starts_on, ends_on=ends_on, today=self.today):
             return refusal
 
         def apply(grant_id: int) -> None:
-            self.grants[grant_id] = GrantRow(grant_id, creator, organization, starts_on, ends_on)
+            self.grants[grant_id] = GrantRow(grant_id, creator, organization, starts_on, ends_on, scope=scope)
 
         return Done("authorize", apply, new_row=True, notified=frozenset({self.main_account(organization)}))
 
@@ -570,7 +643,7 @@ class SpecModel:
     def request(self, *, actor: str, livestream: str) -> Outcome:
         """SPEC §5: only cooperating organizations can request, through any member (main or sub). A
         pending request is returned; once it has expired (§9), a new one is made."""
-        organization = self.cast.users[actor].organization
+        organization = self.organization_of(actor)
         if organization is None or organization not in self.cast.livestreams[livestream].cooperating:
             return Forbidden()
         existing = self._open_request(livestream, organization)
@@ -712,7 +785,7 @@ class SpecModel:
 
     def approve_grant_request(
         self, *, actor: str, request_id: int, starts_on: datetime.date | None = None,
-        ends_on: datetime.date | None = None,
+        ends_on: datetime.date | None = None, scope: frozenset[str] | None = None,
     ) -> Outcome:  # fmt: skip
         """Runs the matching operation of §4 with the proposed period or the edited one: authorize,
         early renewal (a scheduled or active grant) or renewal (an expired one); its rules apply."""
@@ -723,8 +796,9 @@ class SpecModel:
         ends_on = ends_on or row.ends_on
         if row.kind == GRANT_KIND:
             operation = self.authorize(
-                actor=actor, creator=row.creator, organization=row.organization, starts_on=starts_on, ends_on=ends_on
-            )
+                actor=actor, creator=row.creator, organization=row.organization, starts_on=starts_on, ends_on=ends_on,
+                scope=scope,
+            )  # fmt: skip
         else:
             status = self.status(row.grant_id)
             if status in RENEWABLE_EARLY:
@@ -760,3 +834,98 @@ class SpecModel:
             row.stored, row.decided_at, row.reason = DECLINED, now, (reason or "").strip()
 
         return Done("decline", apply, notified=frozenset({self.main_account(row.organization)}))
+
+    # --- scopes and delegation (SPEC §12) ----------------------------------------------------------
+    def change_scope(self, *, actor: str, grant_id: int, scope: frozenset[str]) -> Outcome:
+        """修改授权范围: a scheduled or active grant, at least one part (the code checks the part
+        before the status)."""
+        grant = self.grants[grant_id]
+        if not self._is_owner(actor, grant.creator):
+            return Forbidden()
+        if not scope:
+            return Refused("empty_scope")
+        if self.status(grant_id) not in (SCHEDULED, ACTIVE):
+            return Refused("not_changeable")
+        told = self._told_of_grant(grant_id)
+
+        def apply(_: int) -> None:
+            grant.scope = frozenset(scope)
+
+        return Done("change_scope", apply, notified=told)
+
+    def _main_of_grant(self, actor: str, grant_id: int) -> bool:
+        person = self.cast.users[actor]
+        return person.main and person.organization == self.grants[grant_id].organization
+
+    def delegate(
+        self, *, actor: str, grant_id: int, sub_account: str, ends_on: datetime.date,
+        scope: frozenset[str] | None = None,
+    ) -> Outcome:  # fmt: skip
+        """子账号授权, in the order the code checks: the actor (the grant's organization's main
+        account), the creator's permission, the grant's status, the sub-account, the scope, the end,
+        an open delegation of the same pair."""
+        if not self._main_of_grant(actor, grant_id):
+            return Forbidden()
+        grant = self.grants[grant_id]
+        if not grant.delegation_allowed:
+            return Refused("delegation_forbidden")
+        if self.status(grant_id) not in (SCHEDULED, ACTIVE):
+            return Refused("not_delegable")
+        person = self.cast.users[sub_account]
+        if person.main or person.creator or self.organization_of(sub_account) != grant.organization:
+            return Refused("not_a_sub_account")
+        if scope is not None and not scope:
+            return Refused("empty_scope")
+        scope = grant.scope if scope is None else frozenset(scope)
+        if not scope <= grant.scope or ends_on > grant.ends_on:
+            return Refused("beyond_grant")
+        if ends_on < max(self.today, grant.starts_on):
+            return Refused("ends_before_start")
+        if any(
+            row.grant_id == grant_id and row.sub_account == sub_account and not row.ended and row.ends_on >= self.today
+            for row in self.delegations.values()
+        ):
+            return Refused("already_delegated")
+
+        def apply(delegation_id: int) -> None:
+            self.delegations[delegation_id] = DelegationRow(delegation_id, grant_id, sub_account, ends_on, scope)
+
+        return Done("delegate", apply, new_row=True, notified=frozenset({sub_account}))
+
+    def end_delegation(self, *, actor: str, delegation_id: int) -> Outcome:
+        row = self.delegations[delegation_id]
+        if not self._main_of_grant(actor, row.grant_id):
+            return Forbidden()
+        if row.ended:
+            return Refused("not_ended")
+
+        def apply(_: int) -> None:
+            row.ended = True
+
+        return Done("end", apply, notified=frozenset({row.sub_account}))
+
+    def set_delegation_allowed(self, *, actor: str, grant_id: int, allowed: bool) -> Outcome:
+        """允许/禁止子账号授权 (any status): forbidding ends every delegation of the grant not yet ended
+        (one event and one message each)."""
+        grant = self.grants[grant_id]
+        if not self._is_owner(actor, grant.creator):
+            return Forbidden()
+        if grant.delegation_allowed == allowed:
+            return Done(None, lambda _: None)  # nothing changes, nothing is written
+        ending = (
+            [] if allowed else [row for row in self.delegations.values() if row.grant_id == grant_id and not row.ended]
+        )
+
+        def apply(_: int) -> None:
+            grant.delegation_allowed = allowed
+            for row in ending:
+                row.ended = True
+
+        told = frozenset(row.sub_account for row in ending)
+        extra = (("delegation_events", len(ending)), ("messages", len(ending) - len(told)))
+        return Done("allow_delegation" if allowed else "forbid_delegation", apply, extra=extra, notified=told)
+
+    def move_sub_account(self, *, user: str, organization: str) -> None:
+        """A sub-account becomes a sub-account of another organization: it loses its delegations
+        at once (nothing is written about them)."""
+        self.member_of[user] = organization

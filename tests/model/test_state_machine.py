@@ -1,5 +1,10 @@
-"""Stateful model test: random sequences of the twelve services and of the clock, checked after
-every step against the plain-Python model of SPEC §4–§5 and §9 in ``spec_model.py``.
+"""Stateful model test: random sequences of the services and of the clock, checked after every step
+against the plain-Python model of SPEC §4–§5, §9 and §12 in ``spec_model.py``.
+
+SPEC §12: grants are authorized with a scope and change scope; main accounts delegate them to
+their sub-accounts and end delegations; creators forbid and allow delegation; a sub-account moves
+to another organization. ``creator_access(user, creator).parts`` is compared with the model's
+``creator_parts`` like the other access decisions.
 
 After each step: every grant (its fields, ``Grant.status``, the ``with_status()`` annotation, the
 guards, days left, "latest per pair"; the status counts every fourth step) and every livestream
@@ -43,6 +48,8 @@ from hypothesis.stateful import (
 
 from grants import access, services
 from grants.models import (
+    Delegation,
+    DelegationEvent,
     Grant,
     GrantEvent,
     GrantRequest,
@@ -56,7 +63,7 @@ from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
 from notifications.models import Message
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
-from portal.models import Creator, Organization, User
+from portal.models import Creator, Membership, Organization, User
 
 from . import spec_model as spec
 
@@ -84,10 +91,22 @@ STREAMS = {
 }
 USERS = (*CREATORS, *(f"{org}.{role}" for org in ORGANIZATIONS for role in ("main", "sub")))
 
-CREATOR_DATA, MODULES = "can_view_creator_data", "can_view_livestream_modules"
-ACCESS_PAIRS = [(CREATOR_DATA, user, creator) for user in USERS for creator in CREATORS] + [
-    (MODULES, user, livestream) for user in USERS for livestream in STREAMS
-]
+CREATOR_DATA, MODULES, PARTS = "can_view_creator_data", "can_view_livestream_modules", "creator_access.parts"
+ACCESS_PAIRS = (
+    [(CREATOR_DATA, user, creator) for user in USERS for creator in CREATORS]
+    + [(MODULES, user, livestream) for user in USERS for livestream in STREAMS]
+    + [(PARTS, user, creator) for user in USERS for creator in CREATORS]
+)
+# Scopes drawn for authorize / change_scope / delegate (SPEC §12): None (all, or the grant's),
+# single parts, pairs, all four, and none (refused: empty_scope).
+SCOPES = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [(), ("overview",), ("modules",), ("overview", "livestreams"), ("products", "modules"), spec.PARTS]
+    ),
+    st.frozensets(st.sampled_from(spec.PARTS), min_size=1),
+).map(lambda scope: None if scope is None else frozenset(scope))
+SUB = "<sub>"  # a sub-account of the grant's organization
 FULL_ACCESS = os.environ.get("MODEL_FULL_ACCESS") == "1"
 ROTATION = 3  # access pairs checked per step besides the changed ones
 
@@ -118,6 +137,13 @@ class World:
     organizations: dict[str, Organization]
     livestreams: dict[str, Livestream]
     mover: User | None = None  # a staff member who gives livestreams to another creator (issue 12)
+
+    def reload(self, name: str) -> None:
+        """A user whose membership changed: fresh instances (a request loads its user afresh)."""
+        pk = self.user_pk[name]
+        self.users[name] = User.objects.get(pk=pk)
+        self.plain_users[name] = User.objects.get(pk=pk)
+        self.loaded_users[name] = User.objects.select_related("creator", "membership").get(pk=pk)
 
     def __post_init__(self):
         self.creator_pk = {name: c.pk for name, c in self.creators.items()}
@@ -187,12 +213,15 @@ TABLES = {
     "grant_requests": GrantRequest._meta.db_table,
     "grant_request_events": GrantRequestEvent._meta.db_table,
     "messages": Message._meta.db_table,
+    "delegations": Delegation._meta.db_table,
+    "delegation_events": DelegationEvent._meta.db_table,
 }
 # The tables (rows, history) of each kind of object an operation acts on.
 KINDS = {
     "grant": ("grants", "grant_events", GrantEvent, "grant_id"),
     "request": ("requests", "request_events", LivestreamAccessEvent, "request_id"),
     "grant_request": ("grant_requests", "grant_request_events", GrantRequestEvent, "request_id"),
+    "delegation": ("delegations", "delegation_events", DelegationEvent, "delegation_id"),
 }
 
 
@@ -212,6 +241,7 @@ class PortalMachine(RuleBasedStateMachine):
         self.full_access = FULL_ACCESS
         self._last_access = self._expected_access()
         self._moved: set[str] = set()
+        self._moved_members: set[str] = set()
 
     def teardown(self):
         OUTCOMES["closed an expired request and made a new one"] += self.model.closed_expired
@@ -220,6 +250,8 @@ class PortalMachine(RuleBasedStateMachine):
         self._atomic.__exit__(None, None, None)
         for name in self._moved:  # the writer moved the world's instance too: back to the rolled-back row
             self.world.livestreams[name].refresh_from_db(fields=["creator", "updated_at"])
+        for name in self._moved_members:  # the users' loaded memberships: back to the rolled-back rows
+            self.world.reload(name)
 
     # --- the clock ----------------------------------------------------------------------------
     def _move(self, now: datetime.datetime) -> None:
@@ -332,15 +364,22 @@ class PortalMachine(RuleBasedStateMachine):
         organization=st.sampled_from(ORGANIZATIONS),
         start=st.integers(-3, 10),
         length=st.integers(-2, 10),
+        scope=SCOPES,
     )
-    def authorize(self, creator, actor, organization, start, length):
+    def authorize(self, creator, actor, organization, start, length, scope=None):
         actor = creator if actor == OWNER else actor
         starts_on = self._day(start)
         ends_on = starts_on + datetime.timedelta(days=length)
         w = self.world
+        given = {} if scope is None else {"scope": scope}
         self._run(
             self.model.authorize(
-                actor=actor, creator=creator, organization=organization, starts_on=starts_on, ends_on=ends_on
+                actor=actor,
+                creator=creator,
+                organization=organization,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                scope=scope,
             ),
             lambda: services.authorize(
                 creator=w.creators[creator],
@@ -348,6 +387,7 @@ class PortalMachine(RuleBasedStateMachine):
                 starts_on=starts_on,
                 ends_on=ends_on,
                 actor=w.users[actor],
+                **given,
             ),  # fmt: skip
             kind="grant",
             actor=actor,
@@ -544,6 +584,111 @@ class PortalMachine(RuleBasedStateMachine):
             actor=actor,
         )
 
+    # --- scopes and delegation (SPEC §12) ----------------------------------------------------------
+    @precondition(lambda self: self.model.grants)
+    @rule(index=st.integers(0, 30), actor=owner_or_anyone, scope=SCOPES.filter(lambda s: s is not None))
+    def change_scope(self, index, actor, scope):
+        grant_id, grant = self._grant(index)
+        actor = self._grant_actor(actor, grant_id)
+        self._run(
+            self.model.change_scope(actor=actor, grant_id=grant_id, scope=scope),
+            lambda: services.change_scope(grant=grant, scope=scope, actor=self.world.users[actor]),
+            kind="grant",
+            actor=actor,
+        )
+
+    @precondition(lambda self: self.model.grants)
+    @rule(
+        index=st.integers(0, 30),
+        live=st.integers(0, 3).map(bool),
+        actor=st.sampled_from((*[MAIN] * 20, *USERS)),
+        sub=st.sampled_from((*[SUB] * 12, *USERS)),
+        end=st.integers(-3, 1),
+        scope=SCOPES,
+    )
+    def delegate(self, index, live, actor, sub, end, scope):
+        """Mostly a live grant, by its own main account, to one of its sub-accounts, with an end near
+        the grant's (the rules are exercised on the way: refusals of each kind still occur)."""
+        live_ids = [pk for pk in self.model.grants if self.model.status(pk) in (spec.SCHEDULED, spec.ACTIVE)]
+        if live and live_ids:
+            grant_id = live_ids[index % len(live_ids)]
+            grant = Grant.objects.select_related("creator").get(pk=grant_id)
+        else:
+            grant_id, grant = self._grant(index)
+        row = self.model.grants[grant_id]
+        actor = f"{row.organization}.main" if actor == MAIN else actor
+        sub = f"{row.organization}.sub" if sub == SUB else sub
+        ends_on = row.ends_on + datetime.timedelta(days=end)
+        given = {} if scope is None else {"scope": scope}
+        w = self.world
+        self._run(
+            self.model.delegate(actor=actor, grant_id=grant_id, sub_account=sub, ends_on=ends_on, scope=scope),
+            lambda: services.delegate(
+                grant=grant, sub_account=w.users[sub], ends_on=ends_on, actor=w.users[actor], **given
+            ),
+            kind="delegation",
+            actor=actor,
+        )
+
+    @rule(
+        creator=st.sampled_from(CREATORS),
+        organization=st.sampled_from(ORGANIZATIONS),
+        start=st.integers(0, 2),
+        length=st.integers(0, 8),
+        end=st.integers(-8, 0),
+        scope=SCOPES,
+        delegated=SCOPES,
+    )
+    def authorize_and_delegate(self, creator, organization, start, length, end, scope, delegated):
+        """The creator authorizes (with a scope), and the main account at once delegates the grant
+        to its sub-account (to a sub-account that moved away: not_a_sub_account), so that most
+        examples hold delegations that the other rules then revoke, expire, narrow, forbid or end."""
+        before = set(self.model.grants)
+        self.authorize(creator=creator, actor=OWNER, organization=organization, start=start, length=length, scope=scope)
+        made = set(self.model.grants) - before
+        if not made:
+            return
+        (grant_id,) = made
+        live_index = list(self.model.grants).index(grant_id)
+        self.delegate(index=live_index, live=False, actor=MAIN, sub=SUB, end=max(end, -length), scope=delegated)
+
+    @precondition(lambda self: self.model.delegations)
+    @rule(index=st.integers(0, 30), actor=main_or_anyone)
+    def end_delegation(self, index, actor):
+        ids = list(self.model.delegations)
+        delegation_id = ids[index % len(ids)]
+        row = self.model.delegations[delegation_id]
+        actor = f"{self.model.grants[row.grant_id].organization}.main" if actor == MAIN else actor
+        delegation = Delegation.objects.select_related("grant").get(pk=delegation_id)
+        self._run(
+            self.model.end_delegation(actor=actor, delegation_id=delegation_id),
+            lambda: services.end_delegation(delegation=delegation, actor=self.world.users[actor]),
+            kind="delegation",
+            actor=actor,
+        )
+
+    @precondition(lambda self: self.model.grants)
+    @rule(index=st.integers(0, 30), actor=owner_mostly, allowed=st.sampled_from((True, True, False)))
+    def set_delegation_allowed(self, index, actor, allowed):
+        grant_id, grant = self._grant(index)
+        actor = self._grant_actor(actor, grant_id)
+        self._run(
+            self.model.set_delegation_allowed(actor=actor, grant_id=grant_id, allowed=allowed),
+            lambda: services.set_delegation_allowed(grant=grant, allowed=allowed, actor=self.world.users[actor]),
+            kind="grant",
+            actor=actor,
+        )
+
+    @rule(user=st.sampled_from([f"{org}.sub" for org in ORGANIZATIONS]), organization=st.sampled_from(ORGANIZATIONS))
+    def move_sub_account(self, user, organization):
+        """Staff move a sub-account to another organization (or back): its delegations stop at once."""
+        self.model.move_sub_account(user=user, organization=organization)
+        Membership.objects.filter(user_id=self.world.user_pk[user]).update(
+            organization_id=self.world.organization_pk[organization]
+        )
+        self._moved_members.add(user)
+        self.world.reload(user)
+
     # --- after every step ----------------------------------------------------------------------
     @invariant()
     def agrees_with_model(self):
@@ -569,6 +714,15 @@ class PortalMachine(RuleBasedStateMachine):
             assert grant.can_renew() == model.may_renew(grant_id)
             assert grant.days_left == model.days_left(grant_id), f"grant {grant_id} {row} {when}"
             assert grant.is_latest == model.is_latest(grant_id)
+            assert (grant.parts, grant.delegation_allowed) == (row.scope, row.delegation_allowed)
+        delegations = {
+            d.pk: (d.grant_id, d.sub_account_id, d.ends_on, d.parts, d.ended_at is not None)
+            for d in Delegation.objects.all()
+        }
+        assert delegations == {
+            pk: (d.grant_id, w.user_pk[d.sub_account], d.ends_on, d.scope, d.ended)
+            for pk, d in model.delegations.items()
+        }, when
         if self.checks % 4 == 1:  # an aggregate of five filtered counts: every few steps is enough
             assert Grant.objects.status_counts() == model.status_counts()
 
@@ -610,14 +764,12 @@ class PortalMachine(RuleBasedStateMachine):
 
     def _expected_access(self) -> dict[tuple[str, str, str], bool]:
         model = self.model
-        return {
-            (kind, user, target): (
-                model.can_view_creator_data(user, target)
-                if kind == CREATOR_DATA
-                else model.can_view_livestream_modules(user, target)
-            )
-            for kind, user, target in ACCESS_PAIRS
+        answers = {
+            CREATOR_DATA: model.can_view_creator_data,
+            MODULES: model.can_view_livestream_modules,
+            PARTS: model.creator_parts,
         }
+        return {(kind, user, target): answers[kind](user, target) for kind, user, target in ACCESS_PAIRS}
 
     def _check_access(self) -> None:
         """Compare the access decisions with the model's. After every step: every (user, creator) and
@@ -634,6 +786,9 @@ class PortalMachine(RuleBasedStateMachine):
             checks = [(pair, self.checks % 2) for pair in ACCESS_PAIRS]
         else:
             changed = [pair for pair in ACCESS_PAIRS if expected[pair] != self._last_access[pair]]
+            for kind, user, _target in changed:  # a delegate's parts narrowed or gone (SPEC §12)
+                if kind == PARTS and not self.world.spec.users[user].main and not self.world.spec.users[user].creator:
+                    OUTCOMES["delegation", "a delegate's parts changed"] += 1
             start = (self.rotation + self.checks * ROTATION) % len(ACCESS_PAIRS)
             rotating = (ACCESS_PAIRS * 2)[start : start + ROTATION]
             checks = [(pair, (self.checks + i) % 2) for i, pair in enumerate(dict.fromkeys(changed + rotating))]
@@ -644,6 +799,8 @@ class PortalMachine(RuleBasedStateMachine):
             user = (w.loaded_users if loaded else w.plain_users)[user_name]
             if kind == CREATOR_DATA:
                 actual = access.can_view_creator_data(user, w.creators[target])
+            elif kind == PARTS:  # by the creator's id: the perspective's path
+                actual = access.creator_access(user, w.creator_pk[target]).parts
             else:
                 actual = access.can_view_livestream_modules(user, w.livestreams[target])
             path = "loaded" if loaded else "plain"
@@ -665,6 +822,11 @@ MUST_HAPPEN = [
     ("request", "Done(request)"),
     ("grant_request", "Done(request)"),
     ("grant_request", "PermissionDenied"),
+    ("delegation", "Done(delegate)"),
+    ("delegation", "Done(end)"),
+    ("delegation", "a delegate's parts changed"),
+    ("grant", "Done(change_scope)"),
+    ("grant", "Done(forbid_delegation)"),
 ]
 
 
@@ -816,5 +978,67 @@ def test_replay_requests_decline_ask_again_expire_and_approve(world):
         outcome("request", livestream="c1-b", actor=MEMBER, pick=1)
         assert len(model.requests) == 2
         assert LivestreamAccessRequest.objects.get(pk=stream_request).__dict__["status"] == "expired"
+    finally:
+        machine.teardown()
+
+
+@pytest.mark.django_db
+def test_replay_delegation_ends_with_revoke_expiry_narrowing_and_a_move(world):
+    """SPEC §12 through the same machine: shop1's main account delegates creator1's grant to its
+    sub-account; narrowing the grant narrows the delegation; a move to another organization ends
+    it at once and moving back restores it; revoking ends it; a second grant's delegation ends with
+    the grant's last day; forbidding ends the delegations of a grant with history."""
+    machine = PortalMachine(world)
+    machine.full_access = True
+    try:
+        machine.start_clock(hour=9, minute=0)
+        model = machine.model
+
+        def step(name, **kwargs):
+            getattr(machine, name)(**kwargs)
+            machine.agrees_with_model()
+
+        step(
+            "authorize_and_delegate", creator="creator1", organization="shop1", start=0, length=5, end=0,
+            scope=None, delegated=frozenset({"overview", "livestreams"}),
+        )  # fmt: skip
+        assert model.creator_parts("shop1.sub", "creator1") == {"overview", "livestreams"}
+        assert not model.can_view_livestream_modules("shop1.sub", "c1-c")
+        step("change_scope", index=0, actor=OWNER, scope=frozenset({"overview", "modules"}))
+        assert model.creator_parts("shop1.sub", "creator1") == {"overview"}
+        assert model.creator_parts("shop1.main", "creator1") == {"overview", "modules"}
+        step("move_sub_account", user="shop1.sub", organization="shop2")
+        assert model.creator_parts("shop1.sub", "creator1") == frozenset()
+        step("move_sub_account", user="shop1.sub", organization="shop1")
+        assert model.creator_parts("shop1.sub", "creator1") == {"overview"}
+        step("revoke", index=0, actor=OWNER)
+        assert model.creator_parts("shop1.sub", "creator1") == frozenset()
+        assert Message.objects.filter(recipient=world.users["shop1.sub"], kind="grant_changed").exists()
+
+        # creator2 → shop1 for 3 days, delegated until its last day: midnight ends both.
+        step(
+            "authorize_and_delegate", creator="creator2", organization="shop1", start=0, length=2, end=0,
+            scope=None, delegated=None,
+        )  # fmt: skip
+        assert model.creator_parts("shop1.sub", "creator2") == set(spec.PARTS)
+        step("advance", days=2, hours=0)
+        step("last_instant_of_the_day")
+        assert model.creator_parts("shop1.sub", "creator2") == set(spec.PARTS)
+        step("next_midnight")
+        assert model.creator_parts("shop1.sub", "creator2") == frozenset()
+
+        # agency: forbidding ends its delegation (its event, the grant's event, the message).
+        step(
+            "authorize_and_delegate", creator="creator1", organization="agency", start=0, length=5, end=0,
+            scope=frozenset({"products"}), delegated=None,
+        )  # fmt: skip
+        assert model.creator_parts("agency.sub", "creator1") == {"products"}
+        third = list(model.grants).index(max(model.grants))
+        step("set_delegation_allowed", index=third, actor=OWNER, allowed=False)
+        assert model.creator_parts("agency.sub", "creator1") == frozenset()
+        step("delegate", index=third, live=False, actor=MAIN, sub=SUB, end=0, scope=None)
+        assert OUTCOMES["delegation", "ValidationError(delegation_forbidden)"]
+        operations = list(DelegationEvent.objects.order_by("pk").values_list("operation", flat=True))
+        assert operations == ["delegate", "delegate", "delegate", "forbidden"]
     finally:
         machine.teardown()

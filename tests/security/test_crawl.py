@@ -17,12 +17,15 @@ from grants import access, services
 from grants.factories import GrantFactory
 from grants.models import (
     AccessLogEntry,
+    Delegation,
+    DelegationEvent,
     Grant,
     GrantEvent,
     GrantRequest,
     GrantRequestEvent,
     LivestreamAccessEvent,
     LivestreamAccessRequest,
+    scope_of,
 )
 from livestreams import writes
 from livestreams.factories import LivestreamFactory
@@ -32,7 +35,13 @@ from notifications.services import regenerate_calendar_feed
 from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory
 from tests.urlmap import all_routes
 
-ROLES = ("anonymous", "owner", "other_creator", "main_with_access", "sub_with_access", "main_without_access")
+ROLES = (
+    "anonymous", "owner", "other_creator", "main_with_access", "sub_with_access", "main_without_access",
+    # SPEC §12: a sub-account of the organization with access holding a delegation of its grant
+    # (数据概览 + 直播列表), and the main account of a third organization whose grant from the same
+    # creator covers 数据概览 only.
+    "delegate", "main_narrowed",
+)  # fmt: skip
 LOGIN = 302  # anonymous: sent to the login page
 
 # Expected status per route: (GET, POST), each either one status for every signed-in role or a dict.
@@ -47,28 +56,64 @@ def same(status, anonymous=LOGIN):
     return per_role(anonymous, **dict.fromkeys(ROLES[1:], status))
 
 
-CREATOR_ONLY = dict(owner=200, other_creator=200, main_with_access=403, sub_with_access=403, main_without_access=403)
+NOT_A_CREATOR = dict(delegate=403, main_narrowed=403)  # the creator's own pages refuse members first
+CREATOR_ONLY = dict(
+    owner=200, other_creator=200, main_with_access=403, sub_with_access=403, main_without_access=403, **NOT_A_CREATOR
+)
 OWN_GRANT_ACTION = dict(
-    owner=200, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403
+    owner=200, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403, **NOT_A_CREATOR
 )
-CREATOR_DATA = dict(owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404)
-MODULES = dict(owner=200, other_creator=404, main_with_access=200, sub_with_access=200, main_without_access=403)
-DECIDE = dict(owner=302, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403)
+# The overview: the delegate's and the narrowed main account's scopes both cover it.
+CREATOR_DATA = dict(
+    owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404, delegate=200,
+    main_narrowed=200,
+)  # fmt: skip
+# The livestream list and its CSV: outside the narrowed scope, refused exactly like no grant.
+CREATOR_LIST = {**CREATOR_DATA, "main_narrowed": 404}
+# The delegate's organization's request for the livestream was approved (its modules open to every
+# member); the narrowed main account's scope leaves the modules out and its organization did not
+# cooperate: as absent.
+MODULES = dict(
+    owner=200, other_creator=404, main_with_access=200, sub_with_access=200, main_without_access=403, delegate=200,
+    main_narrowed=404,
+)  # fmt: skip
+DECIDE = dict(
+    owner=302, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403, **NOT_A_CREATOR
+)
 OWN_REQUEST_DIALOG = dict(
-    owner=200, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403
+    owner=200, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403, **NOT_A_CREATOR
 )
-CREATOR_BULK = dict(owner=302, other_creator=302, main_with_access=403, sub_with_access=403, main_without_access=403)
+CREATOR_BULK = dict(
+    owner=302, other_creator=302, main_with_access=403, sub_with_access=403, main_without_access=403, **NOT_A_CREATOR
+)
 MAIN_ACCOUNT_ONLY = dict(
-    owner=403, other_creator=403, main_with_access=200, sub_with_access=403, main_without_access=200
-)
+    owner=403, other_creator=403, main_with_access=200, sub_with_access=403, main_without_access=200, delegate=403,
+    main_narrowed=200,
+)  # fmt: skip
 # The grant request is an extension request of the organization with access: its main account and
 # the creator see it; nobody else knows it exists.
 GRANT_REQUEST_VIEWERS = dict(
-    owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404
-)
-LOG_READERS = dict(owner=200, other_creator=200, main_with_access=200, sub_with_access=403, main_without_access=200)
-PREVIEW = dict(owner=200, other_creator=404, main_with_access=404, sub_with_access=404, main_without_access=404)
-OWN_MESSAGE = dict(owner=404, other_creator=404, main_with_access=302, sub_with_access=404, main_without_access=404)
+    owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404, delegate=404,
+    main_narrowed=404,
+)  # fmt: skip
+OWN_MESSAGE = dict(
+    owner=404, other_creator=404, main_with_access=302, sub_with_access=404, main_without_access=404, delegate=404,
+    main_narrowed=404,
+)  # fmt: skip
+# The main account's delegation forms (SPEC §12): the grant's organization's main account (an empty
+# form: 422; ending the delegation: 302); another main account's is as absent; everybody else is refused.
+DELEGATING = dict(
+    owner=403, other_creator=403, main_with_access=422, sub_with_access=403, main_without_access=404, delegate=403,
+    main_narrowed=404,
+)  # fmt: skip
+LOG_READERS = dict(
+    owner=200, other_creator=200, main_with_access=200, sub_with_access=403, main_without_access=200, delegate=403,
+    main_narrowed=200,
+)  # fmt: skip
+PREVIEW = dict(
+    owner=200, other_creator=404, main_with_access=404, sub_with_access=404, main_without_access=404, delegate=404,
+    main_narrowed=404,
+)  # fmt: skip
 
 EXPECTED = {
     "home": (same(302), same(405)),
@@ -82,9 +127,22 @@ EXPECTED = {
     "grants:authorize": (per_role(**CREATOR_ONLY), per_role(**{**CREATOR_ONLY, "owner": 422, "other_creator": 422})),
     "grants:organization_search": (per_role(**CREATOR_ONLY), same(405)),
     "grants:grant_detail": (
-        per_role(owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404),
+        per_role(
+            owner=200,
+            other_creator=404,
+            main_with_access=200,
+            sub_with_access=404,
+            main_without_access=404,
+            delegate=404,
+            main_narrowed=404,
+        ),
         same(405),
     ),
+    # The grant page's forms: an empty post is refused by the form or the service (empty_scope).
+    "grants:change_scope": (same(405), per_role(**{**OWN_GRANT_ACTION, "owner": 422})),
+    "grants:set_delegation_allowed": (same(405), per_role(**{**OWN_GRANT_ACTION, "owner": 422})),
+    "grants:delegate": (same(405), per_role(**DELEGATING)),
+    "grants:end_delegation": (same(405), per_role(**{**DELEGATING, "main_with_access": 302})),
     "grants:revoke": (per_role(**OWN_GRANT_ACTION), per_role(**{**OWN_GRANT_ACTION, "owner": 302})),
     "grants:renew_early": (per_role(**OWN_GRANT_ACTION), per_role(**{**OWN_GRANT_ACTION, "owner": 422})),
     "grants:renew": (per_role(**OWN_GRANT_ACTION), per_role(**{**OWN_GRANT_ACTION, "owner": 422})),
@@ -101,12 +159,12 @@ EXPECTED = {
     "grants:decline_grant_request": (per_role(**OWN_REQUEST_DIALOG), per_role(**DECIDE)),
     "grants:request_grant": (
         per_role(**MAIN_ACCOUNT_ONLY),
-        per_role(**{**MAIN_ACCOUNT_ONLY, "main_with_access": 422, "main_without_access": 422}),
+        per_role(**{**MAIN_ACCOUNT_ONLY, "main_with_access": 422, "main_without_access": 422, "main_narrowed": 422}),
     ),
     "grants:creator_search": (per_role(**MAIN_ACCOUNT_ONLY), same(405)),
     "grants:request_extension": (
-        per_role(**{**MAIN_ACCOUNT_ONLY, "main_without_access": 404}),
-        per_role(**{**MAIN_ACCOUNT_ONLY, "main_with_access": 422, "main_without_access": 404}),
+        per_role(**{**MAIN_ACCOUNT_ONLY, "main_without_access": 404, "main_narrowed": 404}),
+        per_role(**{**MAIN_ACCOUNT_ONLY, "main_with_access": 422, "main_without_access": 404, "main_narrowed": 404}),
     ),
     "notifications:inbox": (same(200), same(405)),
     "notifications:open": (per_role(**OWN_MESSAGE), same(405)),
@@ -114,40 +172,82 @@ EXPECTED = {
     "notifications:settings": (same(200), same(422)),
     "notifications:regenerate_calendar": (
         same(405),
-        per_role(owner=302, other_creator=302, main_with_access=302, sub_with_access=403, main_without_access=302),
+        per_role(
+            owner=302,
+            other_creator=302,
+            main_with_access=302,
+            sub_with_access=403,
+            main_without_access=302,
+            delegate=403,
+            main_narrowed=302,
+        ),  # fmt: skip
     ),
     # The owner's private calendar URL: its token is the credential, whoever (if anyone) is signed in.
     "notifications:calendar_feed": (per_role(200, **dict.fromkeys(ROLES[1:], 200)), same(405, anonymous=405)),
     "grants:revoke_request": (same(405), per_role(**DECIDE)),
     "grants:org_home": (
-        per_role(owner=403, other_creator=403, main_with_access=200, sub_with_access=200, main_without_access=200),
+        per_role(owner=403, other_creator=403, **dict.fromkeys(ROLES[3:], 200)),
         same(405),
     ),
+    # Every member may open the switcher (SPEC §12: a delegate switches to its delegated creators);
+    # switching needs an answer that opens something.
     "grants:switch_perspective": (
         same(405),
-        per_role(owner=403, other_creator=403, main_with_access=302, sub_with_access=403, main_without_access=404),
+        per_role(
+            owner=403,
+            other_creator=403,
+            main_with_access=302,
+            sub_with_access=404,
+            main_without_access=404,
+            delegate=302,
+            main_narrowed=302,
+        ),
     ),
     "grants:perspective_menu": (
-        per_role(owner=403, other_creator=403, main_with_access=200, sub_with_access=403, main_without_access=200),
+        per_role(owner=403, other_creator=403, **dict.fromkeys(ROLES[3:], 200)),
         same(405),
     ),
     "livestreams:creator_overview": (per_role(**CREATOR_DATA), same(405)),
-    "livestreams:creator_livestreams": (per_role(**CREATOR_DATA), same(405)),
-    "livestreams:creator_export": (per_role(**CREATOR_DATA), same(405)),
+    "livestreams:creator_livestreams": (per_role(**CREATOR_LIST), same(405)),
+    "livestreams:creator_export": (per_role(**CREATOR_LIST), same(405)),
     "livestreams:org_livestreams": (
-        per_role(owner=302, other_creator=302, main_with_access=200, sub_with_access=200, main_without_access=200),
+        per_role(owner=302, other_creator=302, **dict.fromkeys(ROLES[3:], 200)),
         same(405),
     ),
     "livestreams:detail": (
-        per_role(owner=200, other_creator=404, main_with_access=200, sub_with_access=200, main_without_access=200),
+        per_role(
+            owner=200,
+            other_creator=404,
+            main_with_access=200,
+            sub_with_access=200,
+            main_without_access=200,
+            delegate=200,
+            main_narrowed=404,
+        ),
         same(405),
     ),
     # The sub-account's organization has an approved request: the dialog opens, and its POST is the
     # service's already_approved refusal (422, with the message), not a bare 403. Its main account
     # sees the modules through its full-data grant: nothing to request.
     "livestreams:unlock": (
-        per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=200, main_without_access=200),
-        per_role(owner=403, other_creator=404, main_with_access=403, sub_with_access=422, main_without_access=302),
+        per_role(
+            owner=403,
+            other_creator=404,
+            main_with_access=403,
+            sub_with_access=200,
+            main_without_access=200,
+            delegate=200,
+            main_narrowed=404,
+        ),
+        per_role(
+            owner=403,
+            other_creator=404,
+            main_with_access=403,
+            sub_with_access=422,
+            main_without_access=302,
+            delegate=422,
+            main_narrowed=404,
+        ),
     ),
     # Transparency (SPEC §11, §13): the data-access log and its CSV (the creator's own rows, the main
     # account's organization's; sub-accounts refused), the exports, the preview (the creator only).
@@ -155,18 +255,48 @@ EXPECTED = {
     "grants:access_log_csv": (per_role(**LOG_READERS), same(405)),
     "grants:creator_grants_csv": (per_role(**CREATOR_ONLY), same(405)),
     "grants:grant_history_csv": (
-        per_role(owner=200, other_creator=404, main_with_access=200, sub_with_access=404, main_without_access=404),
+        per_role(
+            owner=200,
+            other_creator=404,
+            main_with_access=200,
+            sub_with_access=404,
+            main_without_access=404,
+            delegate=404,
+            main_narrowed=404,
+        ),  # fmt: skip
         same(405),
     ),
     "grants:org_grants_csv": (
-        per_role(owner=403, other_creator=403, main_with_access=200, sub_with_access=403, main_without_access=200),
+        per_role(
+            owner=403,
+            other_creator=403,
+            main_with_access=200,
+            sub_with_access=403,
+            main_without_access=200,
+            delegate=403,
+            main_narrowed=200,
+        ),  # fmt: skip
         same(405),
     ),
     # GET ?grant=<the creator's grant> redirects its creator to the preview; the POST is the authorize
     # dialog's (empty: 422 with the form's errors).
     "grants:preview": (
-        per_role(owner=302, other_creator=404, main_with_access=403, sub_with_access=403, main_without_access=403),
-        per_role(owner=422, other_creator=422, main_with_access=403, sub_with_access=403, main_without_access=403),
+        per_role(
+            owner=302,
+            other_creator=404,
+            main_with_access=403,
+            sub_with_access=403,
+            main_without_access=403,
+            **NOT_A_CREATOR,
+        ),
+        per_role(
+            owner=422,
+            other_creator=422,
+            main_with_access=403,
+            sub_with_access=403,
+            main_without_access=403,
+            **NOT_A_CREATOR,
+        ),
     ),
     "livestreams:creator_preview": (per_role(**PREVIEW), same(405)),
     "livestreams:creator_preview_livestreams": (per_role(**PREVIEW), same(405)),
@@ -209,6 +339,13 @@ def world(db):
     extension = services.request_extension(
         grant=grant, ends_on=grant.ends_on + datetime.timedelta(days=30), actor=with_access.main_account
     )
+    delegate = SubAccountFactory(organization=with_access)
+    delegation = services.delegate(
+        grant=grant, sub_account=delegate, ends_on=grant.ends_on, actor=with_access.main_account,
+        scope=["overview", "livestreams"],
+    )  # fmt: skip
+    narrowed = ShopFactory(name="丙方小店")
+    GrantFactory(creator=creator, organization=narrowed, scope=scope_of(["overview"]))
     # The main account was told of the approval of its sub-account's request.
     message = Message.objects.for_recipient(with_access.main_account).latest("pk")
     feed = regenerate_calendar_feed(actor=creator.user)
@@ -219,6 +356,8 @@ def world(db):
         "main_with_access": with_access.main_account,
         "sub_with_access": sub,
         "main_without_access": without_access.main_account,
+        "delegate": delegate,
+        "main_narrowed": narrowed.main_account,
     }
     return {
         "creator": creator,
@@ -235,6 +374,7 @@ def world(db):
             "message_id": message.pk,
             "token": feed.token,
             "preview": access.preview_token(creator=creator, grant=grant),
+            "delegation_id": delegation.pk,
         },
     }
 
@@ -243,7 +383,7 @@ def world(db):
 def secrets(world, role):
     livestream = world["livestream"]
     hidden = {"机密直播标题", format_money(livestream.gmv), "机密商品甲", "机密商品乙", "dy_secret_a"}
-    if role in ("main_with_access", "sub_with_access"):
+    if role in ("main_with_access", "sub_with_access", "delegate"):
         hidden.discard("机密商品甲")  # their own product
     if role == "main_without_access":
         hidden.discard("机密商品乙")
@@ -289,7 +429,7 @@ def table_counts():
         model.objects.count()
         for model in (
             Grant, GrantEvent, LivestreamAccessRequest, LivestreamAccessEvent, GrantRequest, GrantRequestEvent,
-            Message, AccessLogEntry,  # a refused page is not recorded as a view
+            Message, AccessLogEntry, Delegation, DelegationEvent,  # a refused page is not recorded as a view
         )
     )  # fmt: skip
 
@@ -351,3 +491,15 @@ def test_owner_sees_the_absent_ids_as_404_too(client, world):
         if EXPECTED[route.name][method == "post"]["owner"] == 403:
             continue  # a page that is not the creator's to use at all (an organization's): refused first
         assert getattr(client, method)(absent).status_code == 404, route.name
+
+
+def test_the_narrowed_main_account_sees_no_part_outside_its_scope(client, world):
+    """数据概览 only (SPEC §12): the overview page shows the KPIs, not the top products and shops,
+    and the navigation links to no page outside the scope."""
+    client.force_login(world["users"]["main_narrowed"])
+    creator = world["creator"]
+    body = client.get(reverse("livestreams:creator_overview", args=[creator.pk])).content.decode()
+    assert "机密商品甲" not in body
+    assert "机密商品乙" not in body
+    assert reverse("livestreams:creator_livestreams", args=[creator.pk]) not in body
+    assert reverse("livestreams:creator_export", args=[creator.pk]) not in body

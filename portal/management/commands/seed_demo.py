@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from grants import services
 from grants.factories import GrantFactory, GrantRequestFactory, LivestreamAccessRequestFactory
-from grants.models import Grant, GrantRequest, LivestreamAccessRequest
+from grants.models import Delegation, Grant, GrantRequest, LivestreamAccessRequest, scope_of
 from livestreams.factories import LivestreamFactory
 from livestreams.models import Livestream
 from notifications import services as inbox
@@ -29,8 +29,8 @@ EXTRA_AGENCIES = 12
 DEMO_ACCOUNTS = [
     ("creator", "达人：拥有各种状态的授权、直播和申请"),
     ("creator2", "第二位达人"),
-    ("shop", "商家主账号：持有 creator 的有效全部数据授权"),
-    ("shop-staff", "上面商家的子账号"),
+    ("shop", "商家主账号：持有 creator 的有效全部数据授权，creator2 的授权仅限数据概览"),
+    ("shop-staff", "上面商家的子账号：被授权查看 creator 的数据概览和直播列表（30 天）"),
     ("agency", "机构主账号"),
     ("admin", "平台运营（管理后台）"),
 ]
@@ -57,6 +57,20 @@ class Command(BaseCommand):
         seed_livestreams(world)
         seed_requests(world)
         seed_grant_requests(world)
+        seed_delegations(world)
+
+
+def seed_delegations(world: dict) -> None:
+    """SPEC §12: ``shop`` delegates ``creator``'s grant to ``shop-staff`` for 30 days, 数据概览 + 直播列表
+    (the service writes it, its history and the message, as in real use)."""
+    grant = Grant.objects.for_creator(world["creator"]).for_organization(world["shop"]).not_revoked().first()
+    if grant is None or Delegation.objects.for_grant(grant).exists():
+        return
+    services.delegate(
+        grant=grant, sub_account=User.objects.get(username="shop-staff"),
+        ends_on=timezone.localdate() + datetime.timedelta(days=30), actor=world["shop"].main_account,
+        scope=["overview", "livestreams"],
+    )  # fmt: skip
 
 
 def seed_grants(world: dict) -> None:
@@ -89,7 +103,10 @@ def seed_grants(world: dict) -> None:
     GrantFactory(creator=old.creator, organization=old.organization, starts_on=on(-10), ends_on=on(50))
     # Other creators granting ``shop``: its personal center has creators in every status.
     statuses = [(-20, 40, False), (5, 35, False), (-60, -5, False), (-30, 30, True), (-3, 0, False)]
-    GrantFactory(creator=world["creator2"], organization=shop, starts_on=on(-12), ends_on=on(18))
+    # SPEC §12: creator2's grant to ``shop`` covers 数据概览 only.
+    GrantFactory(
+        creator=world["creator2"], organization=shop, starts_on=on(-12), ends_on=on(18), scope=scope_of(["overview"])
+    )
     for other, (start, end, revoked) in zip(world["creators"], statuses * 3, strict=False):
         GrantFactory(creator=other, organization=shop, starts_on=on(start), ends_on=on(end), revoked=revoked)
 

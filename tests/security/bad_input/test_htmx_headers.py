@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grants import access
+from grants.models import Delegation
 from notifications.models import CalendarFeed, Message
 from notifications.services import regenerate_calendar_feed
 from portal.factories import DEMO_PASSWORD
@@ -96,6 +97,7 @@ def _target(world: World, route) -> tuple[str, dict]:
         "message_id": Message.objects.order_by("pk").values_list("pk", flat=True).first() or 1,
         "token": _feed_token(world),
         "preview": access.preview_token(creator=world.alice, grant=grant),
+        "delegation_id": Delegation.objects.order_by("pk").values_list("pk", flat=True).first() or 1,
     }
     url = reverse(route.name, kwargs={name: ids[name] for name in route.params})
     day = today()
@@ -108,6 +110,14 @@ def _target(world: World, route) -> tuple[str, dict]:
         "grants:renew_early": {"ends_on": (grant.ends_on + datetime.timedelta(days=30)).isoformat()},
         "grants:renew": {"starts_on": day.isoformat(), "ends_on": (day + datetime.timedelta(days=5)).isoformat()},
         "grants:switch_perspective": {"creator": world.alice.pk},
+        "grants:change_scope": {"scope": "overview", "scope_shown": "1"},
+        "grants:set_delegation_allowed": {"allowed": "0"},
+        "grants:delegate": {
+            "sub_account": world.staff.pk,
+            "ends_on": day.isoformat(),
+            "scope_shown": "1",
+            "scope": "overview",
+        },
         "set_language": {"language": "en", "next": "/"},
         "login": {"username": "alice", "password": DEMO_PASSWORD},
     }.get(route.name, {})
@@ -159,7 +169,8 @@ def test_every_write_route_writes_under_hostile_headers_and_reports_it(client, w
     writers = {
         "grants:authorize": "alice", "grants:revoke": "alice", "grants:renew_early": "alice",
         "grants:renew": "alice", "grants:approve_request": "alice", "grants:decline_request": "alice",
-        "grants:revoke_request": "alice", "livestreams:unlock": "staff",
+        "grants:revoke_request": "alice", "livestreams:unlock": "staff", "grants:change_scope": "alice",
+        "grants:delegate": "main",
     }  # fmt: skip
     routes = {route.name: route for route in ROUTES}
     for name, role in writers.items():

@@ -24,7 +24,7 @@ PREVIEW_ROUTES = [route for route in all_routes() if "preview" in route.params]
 ID_ROUTES = [route for route in all_routes() if route.params and route not in PREVIEW_ROUTES]
 ROLES = ("alice", "main", "staff")
 # Pages of an organization's main account (the others with an id are a creator's, or anyone's).
-MAIN_ACCOUNT_ROUTES = {"grants:request_extension"}
+MAIN_ACCOUNT_ROUTES = {"grants:request_extension", "grants:delegate", "grants:end_delegation"}
 
 
 def _user(world: World, role: str):
