@@ -764,7 +764,8 @@ def ensure_delegations() -> int:
     table = connection.ops.quote_name(Delegation._meta.db_table)
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {table}, grants_delegationevent")
+        # (the data-access log's rows name delegations too: the bench's own views, nothing kept)
+        cursor.execute(f"TRUNCATE {table}, grants_delegationevent, grants_accesslogentry")
         cursor.execute(
             f"""
             INSERT INTO {table} (grant_id, sub_account_id, ends_on, scope, created_at, created_by_id, ended_at,
