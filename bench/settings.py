@@ -17,7 +17,11 @@ DATABASES = {
     "default": {
         **dj_database_url.parse(os.environ["BENCH_DATABASE_URL"], conn_max_age=600, conn_health_checks=True),
         # the project's connection options (time limits, server-side binding: portal/settings.py)
-        "OPTIONS": dict(_PROJECT_DATABASES["default"].get("OPTIONS", {})),
+        "OPTIONS": (
+            dict(_PROJECT_DATABASES["default"].get("OPTIONS", {}))
+            if _PROJECT_DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+            else {}
+        ),
     }
 }
 # The project's urls plus one template-only page (the throughput baseline); see bench/urls.py.
