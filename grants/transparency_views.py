@@ -25,15 +25,8 @@ from portal.pagination import paginate
 from . import access
 from .forms import AccessLogFilterForm, AuthorizeForm
 from .models import AccessPage, Grant, GrantStatus, today
-from .views import (
-    IDLE_TAB,
-    _creator_of,
-    _render_action,
-    _safe_next,
-    _search_param,
-    _selected_organization,
-    _status_param,
-)
+from .views.common import IDLE_TAB, _creator_of, _search_param, _status_param
+from .views.grants import _render_action, _safe_next, _selected_organization
 
 CHUNK = 2000
 

@@ -35,8 +35,8 @@ def test_renewal_saved_then_the_list_fails_still_reports_it(web, monkeypatch, ht
     grant = GrantFactory()
     web.force_login(grant.creator.user)
     new_end = grant.ends_on + datetime.timedelta(days=30)
-    monkeypatch.setattr("grants.views._creator_list_context", broken)
-    monkeypatch.setattr("grants.views._safe_next", broken)
+    monkeypatch.setattr("grants.views.grants._creator_list_context", broken)
+    monkeypatch.setattr("grants.views.grants._safe_next", broken)
     headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": LIST} if htmx else {}
     response = web.post(reverse("grants:renew_early", args=[grant.pk]), {"ends_on": new_end.isoformat()}, **headers)
     if htmx:
@@ -56,7 +56,7 @@ def test_decision_saved_then_the_row_fails_still_reports_it(web, monkeypatch):
     livestream = LivestreamFactory(creator=creator, cooperating=[shop], minutes=0)
     access_request = request_livestream_access(livestream=livestream, actor=shop.main_account)
     web.force_login(creator.user)
-    monkeypatch.setattr("grants.views._request_rows", broken)
+    monkeypatch.setattr("grants.views.requests._request_rows", broken)
     response = web.post(
         reverse("grants:approve_request", args=[access_request.pk]), HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=LIST
     )

@@ -76,7 +76,7 @@ def test_a_database_error_while_posting_is_503_too(web):
 def test_other_errors_stay_500(web):
     creator = CreatorFactory()
     web.force_login(creator.user)
-    with mock.patch("grants.views._creator_list_context", side_effect=ValueError("a bug")):
+    with mock.patch("grants.views.grants._creator_list_context", side_effect=ValueError("a bug")):
         response = web.get(reverse("grants:creator_grants"))
     assert response.status_code == 500
     assert "Retry-After" not in response

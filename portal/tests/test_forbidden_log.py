@@ -42,7 +42,7 @@ def test_the_reason_is_the_refusals_message(client, caplog, monkeypatch):
     def refuse(request):
         raise PermissionDenied("只有达人本人可以查看。")
 
-    monkeypatch.setattr("grants.views._creator_of", refuse)
+    monkeypatch.setattr("grants.views.grants._creator_of", refuse)
     with caplog.at_level(logging.WARNING, logger="django.request"):
         assert client.get(reverse("grants:creator_grants")).status_code == 403
     lines = [formatted(r) for r in records(caplog, 403)]
@@ -69,7 +69,7 @@ def test_server_errors_keep_their_traceback(caplog, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a real bug")
 
-    monkeypatch.setattr("grants.views._creator_list_context", broken)
+    monkeypatch.setattr("grants.views.grants._creator_list_context", broken)
     with caplog.at_level(logging.ERROR, logger="django.request"):
         assert web.get(reverse("grants:creator_grants")).status_code == 500
     (record,) = records(caplog, 500)
