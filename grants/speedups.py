@@ -16,6 +16,7 @@ import datetime
 
 from django.db import connections, models
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.expressions import RawSQL
 
 from portal.compiled import CompiledQuery
 from portal.models import Creator, Membership, Organization, User
@@ -55,8 +56,10 @@ def nearest_expiry_rows(grants: QuerySet, day: datetime.date, start: int, stop: 
     """Rows ``[start, stop)`` of ``grants.nearest_expiry_first(day)``, equal to
     ``list(grants.nearest_expiry_first(day))[start:stop]``, in one query.
 
-    On PostgreSQL a UNION ALL of three ordered index range scans, each stopping after ``stop`` rows,
-    merged by a small sort, instead of a sort of the whole list: the order splits by ``ends_on``
+    On PostgreSQL a UNION ALL of three ordered index range scans of the keys only, each stopping
+    after ``stop`` rows, merged by a small sort, inside the query that reads the page's rows (so
+    what the rows carry besides their keys is computed for the page alone), instead of a sort of
+    the whole list: the order splits by ``ends_on``
     against the day: live grants (not revoked, ``ends_on`` >= day) first, ascending; then the dead
     ones descending, which are the revoked grants whose ``ends_on`` >= day followed by every grant
     whose ``ends_on`` < day. Each part is one range of a (party, ends_on) index (``grant_*_list``,
@@ -77,7 +80,10 @@ def nearest_expiry_rows(grants: QuerySet, day: datetime.date, start: int, stop: 
             "_end_down": Value(None, output_field=date) if ascending else F("ends_on"),
         }
         order = ("ends_on", "-pk") if ascending else ("-ends_on", "-pk")
-        return base.filter(condition).annotate(**keys).order_by(*order)[:stop]
+        # Only the keys: what the list's rows show (their annotations, e.g. the idle flag's EXISTS)
+        # is computed below for the page's rows, not for the ``stop`` rows each part reads.
+        keys_only = base.filter(condition).annotate(**keys).order_by(*order)
+        return keys_only.values("pk", "_rank", "_end_up", "_end_down")[:stop]
 
     live = part(Q(revoked_at__isnull=True, ends_on__gte=day), 0, True)
     revoked_live = part(Q(revoked_at__isnull=False, ends_on__gte=day), 1, False)
@@ -85,7 +91,17 @@ def nearest_expiry_rows(grants: QuerySet, day: datetime.date, start: int, stop: 
     merged = live.union(revoked_live, ended, all=True).order_by(
         "_rank", F("_end_up").asc(nulls_last=True), F("_end_down").desc(nulls_last=True), "-pk"
     )
-    return list(merged[start:stop])
+    sql, params = merged[start:stop].query.get_compiler(grants.db).as_sql()
+    # Django's own SQL for the page's keys (its parameters bound as usual): the ids, in a subquery.
+    # ``= ANY(ARRAY(…))``: the page's ids are found first (an InitPlan), then its rows by primary key
+    # (``IN (subquery)`` let the planner walk a large party's every grant against a hashed subplan).
+    table = connections[grants.db].ops.quote_name(grants.model._meta.db_table)
+    on_page = RawSQL(  # noqa: S611 - Django's own SQL and parameters
+        f'{table}."id" = ANY(ARRAY(SELECT nearest_page."pk" FROM ({sql}) AS nearest_page))',  # noqa: S608
+        params,
+        output_field=models.BooleanField(),
+    )
+    return list(grants.filter(on_page).nearest_expiry_first(day))
 
 
 # --- the access checks' queries, compiled once ---------------------------------------------------
