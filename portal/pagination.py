@@ -1,6 +1,9 @@
 """Pagination without ``COUNT(*)``: fetch one row more than a page to know whether another follows.
 
 Lists show their totals elsewhere (status tabs), so a page costs one query whatever the table size.
+A deep page of a QuerySet on PostgreSQL reads its keys first (``keys_first``): the rows skipped by
+the OFFSET are walked as primary keys only, and the page's own rows (their joins, annotations) are
+read by id, in the same query.
 """
 
 from __future__ import annotations
@@ -8,8 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections, models
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+
 PER_PAGE = 20
 MAX_PAGE = 10_000
+# From this offset on, a QuerySet's page is read keys first (below it the plain slice is as cheap).
+KEYS_FIRST_FROM = 100
 
 
 @dataclass
@@ -64,8 +73,27 @@ def paginate(rows, request, per_page: int = PER_PAGE, param: str = "page") -> Pa
     ``(start, stop) -> list`` that reads those rows itself."""
     number = page_number(request, param)
     offset = (number - 1) * per_page
-    read = rows if callable(rows) else lambda start, stop: rows[start:stop]
+    read = rows if callable(rows) else lambda start, stop: keys_first(rows, start, stop)
     rows = list(read(offset, offset + per_page + 1))
     return Page(
         object_list=rows[:per_page], number=number, per_page=per_page, has_next=len(rows) > per_page, param=param
     )
+
+
+def keys_first(queryset: QuerySet, start: int, stop: int):
+    """``queryset[start:stop]``, the same rows in the same order. On PostgreSQL, from
+    ``KEYS_FIRST_FROM`` on, in one query that finds the slice's primary keys first (an InitPlan:
+    ``id = ANY(ARRAY(SELECT id … ORDER BY … OFFSET … LIMIT …))``) and then reads those rows with
+    everything the QuerySet selects — instead of building every skipped row in full."""
+    connection = connections[queryset.db]
+    if start < KEYS_FIRST_FROM or connection.vendor != "postgresql" or queryset.query.combinator:
+        return queryset[start:stop]
+    sql, params = queryset.values_list("pk", flat=True)[start:stop].query.get_compiler(queryset.db).as_sql()
+    quote = connection.ops.quote_name
+    meta = queryset.model._meta
+    on_page = RawSQL(  # noqa: S611 - Django's own SQL and parameters
+        f"{quote(meta.db_table)}.{quote(meta.pk.column)} = ANY(ARRAY(SELECT page.* FROM ({sql}) AS page))",  # noqa: S608
+        params,
+        output_field=models.BooleanField(),
+    )
+    return queryset.filter(on_page)
