@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import F
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -258,11 +257,7 @@ def grant_audiences(grants) -> dict[int, list[tuple]]:
     delegates: dict[int, list] = {}
     delegations = (
         Delegation.objects.filter(grant_id__in=[g.pk for g in grants])
-        .open()
-        .filter(
-            sub_account__membership__organization_id=F("grant__organization_id"),
-            sub_account__membership__role=Membership.Role.SUB,
-        )
+        .held()
         .select_related("sub_account")
         .order_by("pk")
     )
@@ -300,13 +295,7 @@ def grant_request_received(grant_request) -> None:
 def delegates_of(grant) -> list:
     """The sub-accounts holding a delegation of ``grant`` (not ended nor past its end, and still a
     sub-account of the grant's organization): SPEC §10 tells them of the grant's changes."""
-    delegations = (
-        Delegation.objects.for_grant(grant)
-        .open()
-        .filter(sub_account__membership__organization_id=grant.organization_id)
-        .filter(sub_account__membership__role=Membership.Role.SUB)
-        .select_related("sub_account")
-    )
+    delegations = Delegation.objects.for_grant(grant).held().select_related("sub_account")
     return [delegation.sub_account for delegation in delegations]
 
 

@@ -35,6 +35,14 @@ class DelegationState(models.TextChoices):
     ENDED = "ended", _("已结束")
 
 
+# The sub-account is still a sub-account of its delegation's grant's organization (SPEC §12: one
+# that left, or became a main account, holds nothing).
+STILL_A_SUB_ACCOUNT = Q(
+    sub_account__membership__organization_id=F("grant__organization_id"),
+    sub_account__membership__role=Membership.Role.SUB,
+)
+
+
 def delegation_effective_q(day: datetime.date) -> Q:
     """The definition of an effective delegation on ``day`` (SPEC §12), checked by the database: not
     ended, ``ends_on`` not passed, its grant active and still allowing delegation, and the
@@ -42,15 +50,16 @@ def delegation_effective_q(day: datetime.date) -> Q:
     its scope and the grant's (``DelegationQuerySet.effective_on`` also requires that non-empty).
     Nothing flips a delegation when the grant is revoked, expires or is narrowed, or when the
     sub-account leaves: the delegation simply stops matching."""
-    return Q(
-        ended_at__isnull=True,
-        ends_on__gte=day,
-        grant__revoked_at__isnull=True,
-        grant__starts_on__lte=day,
-        grant__ends_on__gte=day,
-        grant__delegation_allowed=True,
-        sub_account__membership__organization_id=F("grant__organization_id"),
-        sub_account__membership__role=Membership.Role.SUB,
+    return (
+        Q(
+            ended_at__isnull=True,
+            ends_on__gte=day,
+            grant__revoked_at__isnull=True,
+            grant__starts_on__lte=day,
+            grant__ends_on__gte=day,
+            grant__delegation_allowed=True,
+        )
+        & STILL_A_SUB_ACCOUNT
     )
 
 
@@ -61,12 +70,22 @@ class DelegationQuerySet(models.QuerySet):
     def for_sub_account(self, user) -> DelegationQuerySet:
         return self.filter(sub_account=user)
 
+    def for_organization(self, organization_id: int) -> DelegationQuerySet:
+        """The delegations of the organization's grants (what its main account manages)."""
+        return self.filter(grant__organization_id=organization_id)
+
     def not_ended(self) -> DelegationQuerySet:
         return self.filter(ended_at__isnull=True)
 
     def open(self, day: datetime.date | None = None) -> DelegationQuerySet:
         """Not ended and not past its end: the one a new delegation of the same pair would clash with."""
         return self.filter(ended_at__isnull=True, ends_on__gte=day or today())
+
+    def held(self, day: datetime.date | None = None) -> DelegationQuerySet:
+        """Open, and its sub-account still a sub-account of the grant's organization: whom SPEC §10
+        tells of the grant's changes and reminds of its end (whether or not the grant opens
+        anything today)."""
+        return self.open(day).filter(STILL_A_SUB_ACCOUNT)
 
     def effective_on(self, day: datetime.date | None = None) -> DelegationQuerySet:
         day = day or today()

@@ -388,6 +388,11 @@ def set_delegation_allowed(request: HttpRequest, grant_id: int) -> HttpResponse:
     return _grant_page_done(request, grant, message)
 
 
+def _user_label(user) -> str:
+    """A sub-account as the delegation form lists it: its name, else its username."""
+    return user.get_full_name() or user.username
+
+
 def _org_grant(request: HttpRequest, grant_id: int) -> Grant:
     """The organization's grant, for its main account (403 for anyone else, as the other pages of
     the main account); another organization's grant is as absent as a missing one (404)."""
@@ -415,8 +420,8 @@ def delegate(request: HttpRequest, grant_id: int) -> HttpResponse:
         except ValidationError as error:
             form.apply_service_error(error)
         else:
-            who = delegation.sub_account.get_full_name() or delegation.sub_account.username
-            return _grant_page_done(request, grant, _("已授权子账号「%(user)s」。") % {"user": who})
+            name = _user_label(delegation.sub_account)
+            return _grant_page_done(request, grant, _("已授权子账号「%(user)s」。") % {"user": name})
     context = _grant_detail_context(request, grant, delegate_form=form)
     return render(request, "grants/grant_detail.html", context, status=422)
 
@@ -428,7 +433,7 @@ def end_delegation(request: HttpRequest, delegation_id: int) -> HttpResponse:
     if not who.may_delegate:
         raise PermissionDenied
     delegation = get_object_or_404(
-        Delegation.objects.filter(grant__organization_id=who.membership.organization_id).select_related(
+        Delegation.objects.for_organization(who.membership.organization_id).select_related(
             "grant__creator", "grant__organization", "sub_account"
         ),
         pk=delegation_id,
@@ -438,5 +443,5 @@ def end_delegation(request: HttpRequest, delegation_id: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("grants:grant_detail", grant_id=delegation.grant_id)
-    who_name = delegation.sub_account.get_full_name() or delegation.sub_account.username
-    return _grant_page_done(request, delegation.grant, _("已结束子账号「%(user)s」的授权。") % {"user": who_name})
+    name = _user_label(delegation.sub_account)
+    return _grant_page_done(request, delegation.grant, _("已结束子账号「%(user)s」的授权。") % {"user": name})
