@@ -54,7 +54,7 @@ def _log_rows(request: HttpRequest):
     if as_creator:
         rows = rows.search_organization(filters["q"])
         if filters["organization"]:
-            rows = rows.filter(organization_id=filters["organization"])
+            rows = rows.for_organization(filters["organization"])
     else:
         rows = rows.search_creator(filters["q"])
     rows = rows.of_page(filters["kind"]).between(filters["start"], filters["end"])
