@@ -659,11 +659,11 @@ def _gated_subject():
     return _party_user("org", ds.O_10K), f"/livestreams/{granted_livestream().pk}/traffic/"
 
 
-def _logged_vs_unlogged_in_process(client, gated: str, livestream_id: int, pairs: int) -> dict:
+def _logged_vs_unlogged_in_process(client, gated: str, pairs: int) -> dict:
     """The gated page with and without the data-access log's write, timed in this process (one
     request at a time, ``pairs`` interleaved pairs, medians): the log's cost per request without
     gunicorn and the load generator, steadier than the throughput runs on a shared machine."""
-    unlogged = f"/bench/unlogged/{livestream_id}/traffic/"
+    unlogged = "/bench/unlogged" + gated
     for _ in range(20):
         client.get(gated)
         client.get(unlogged)
@@ -697,7 +697,7 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
     plain_dir.mkdir(parents=True, exist_ok=True)
     (plain_dir / "plain.html").write_bytes(response.content)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    in_process = _logged_vs_unlogged_in_process(client, gated, livestream_id, 150 if quick else 400)
+    in_process = _logged_vs_unlogged_in_process(client, gated, 150 if quick else 400)
 
     cores = os.cpu_count() or 1
     workers = 2 * cores + 1
@@ -731,7 +731,7 @@ def measure_throughput(quick: bool, duration: float | None, workdir: str) -> dic
             "same_template": f"/bench/same-template/{livestream_id}/",
             "gated": gated,
             "gated_no_bell": "/bench/no-bell" + gated,  # the same page without the bell's query
-            "gated_unlogged": f"/bench/unlogged/{livestream_id}/traffic/",
+            "gated_unlogged": "/bench/unlogged" + gated,
         }
         statuses = {}
         for name, path in pages.items():

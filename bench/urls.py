@@ -1,4 +1,4 @@
-"""The project's urls, plus two pages that exist only in the bench's URLconf (never the project's).
+"""The project's urls, plus pages that exist only in the bench's URLconf (never the project's).
 
 - ``/bench/plain/``: a template-only page, the throughput baseline. It renders a template (written
   by the harness into ``BENCH_PLAIN_DIR``) whose bytes are exactly those of the gated page, through
@@ -9,7 +9,7 @@
 - ``/bench/no-bell/<project path>``: the project's page at that path, without the bell (the unread
   count in the header, one query on every page of a member): the bench's settings put ``bell``
   below in place of the notifications app's context processor, and it answers nothing here.
-- ``/bench/unlogged/<id>/traffic/``: the gated page itself (the project's view, unchanged) with the
+- ``/bench/unlogged/<project path>``: the project's page at that path (its view, unchanged) with the
   data-access log's write turned off (``grants.access_log.disabled``): the gated page's throughput
   with and without logging, side by side in one run (issue 15: logging costs at most 10 %).
 """
@@ -24,7 +24,6 @@ from django.template import engines
 from django.urls import path, resolve
 
 from grants import access_log
-from livestreams import views as livestream_views
 from livestreams.models import Livestream
 from notifications.context_processors import bell as project_bell
 from portal.urls import urlpatterns as project_urlpatterns
@@ -59,20 +58,21 @@ def bell(request):
     return {} if request.path.startswith(NO_BELL) else project_bell(request)
 
 
-def no_bell(request, rest: str):
+def project_page(request, rest: str):
+    """The project's view for the path ``/<rest>`` (the request's middleware already ran)."""
     match = resolve("/" + rest)
     return match.func(request, *match.args, **match.kwargs)
 
 
-def unlogged(request, livestream_id: int):
+def unlogged(request, rest: str):
     with access_log.disabled():
-        return livestream_views.traffic(request, livestream_id)
+        return project_page(request, rest)
 
 
 urlpatterns = [
-    path("bench/unlogged/<int:livestream_id>/traffic/", unlogged, name="bench_unlogged"),
     path("bench/plain/", plain, name="bench_plain"),
     path("bench/same-template/<int:livestream_id>/", same_template, name="bench_same_template"),
-    path("bench/no-bell/<path:rest>", no_bell, name="bench_no_bell"),
+    path("bench/no-bell/<path:rest>", project_page, name="bench_no_bell"),
+    path("bench/unlogged/<path:rest>", unlogged, name="bench_unlogged"),
     *project_urlpatterns,
 ]
