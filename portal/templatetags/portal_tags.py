@@ -2,7 +2,26 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from portal import shell
+
 register = template.Library()
+
+
+class ShellNode(template.Node):
+    def __init__(self, nodelist):
+        self.nodelist = nodelist
+
+    def render(self, context):
+        return shell.render(self.nodelist, context)
+
+
+@register.tag
+def shellcache(parser, token):
+    """``{% shellcache %}…{% endshellcache %}``: the page header, rendered from its inputs alone and
+    reused while they are unchanged (``portal.shell``)."""
+    nodelist = parser.parse(("endshellcache",))
+    parser.delete_first_token()
+    return ShellNode(nodelist)
 
 
 @register.simple_tag
