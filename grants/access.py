@@ -431,19 +431,19 @@ class AccessNotRecorded(OperationalError):
     ``Retry-After`` and "服务暂时不可用" (``portal.views.server_error``), never the data unrecorded."""
 
 
-def record_view(request, answer, page: str, livestream=None) -> None:
-    """Record that ``request.user`` was just served ``page`` (an ``AccessPage``) of a creator's data
-    under ``answer`` (a ``CreatorAccess`` or ``LivestreamAccess``): one upsert.
+def record_view(user, answer, page: str, livestream=None) -> None:
+    """Record that ``user`` was just served ``page`` (an ``AccessPage``) of a creator's data under
+    ``answer`` (a ``CreatorAccess`` or ``LivestreamAccess``): one upsert.
 
-    Called only where the decision is made, after it opened the page; nothing is recorded for the
-    creator themself, for a preview, or for an answer resting on no authority (a cooperating
-    member's own products on a livestream's detail page). A failed write raises
+    Called only where the decision is made, after it opened the page (``livestream_access`` records
+    a livestream's pages itself, on PostgreSQL in the statement that decides); nothing is recorded
+    for the creator themself, for a preview, or for an answer resting on no authority (a
+    cooperating member's own products on a livestream's detail page). A failed write raises
     ``AccessNotRecorded`` (the page fails closed, see README "数据访问记录")."""
     if answer.owner or answer.authority is None or getattr(answer, "preview", None) is not None:
         return
     if access_log.is_disabled():
         return
-    user = request.user
     membership = user.membership_or_none
     if membership is None:
         return
@@ -466,11 +466,15 @@ def record_view(request, answer, page: str, livestream=None) -> None:
             delegation_id=authority.pk if isinstance(authority, Delegation) else None,
         )
     except DatabaseError as error:
-        logger.error(
-            "access log not written, page refused: user=%s creator=%s page=%s error=%s",
-            user.pk, creator_id, page, type(error).__name__,
-        )  # fmt: skip
-        raise AccessNotRecorded("the view could not be recorded") from error
+        _not_recorded(user, creator_id, page, error)
+
+
+def _not_recorded(user, creator_id: int, page: str, error) -> None:
+    logger.error(
+        "access log not written, page refused: user=%s creator=%s page=%s error=%s",
+        user.pk, creator_id, page, error if isinstance(error, str) else type(error).__name__,
+    )  # fmt: skip
+    raise AccessNotRecorded("the view could not be recorded") from (error if isinstance(error, Exception) else None)
 
 
 def access_log_rows(user) -> QuerySet | None:
@@ -541,20 +545,40 @@ def _lazy(model, pk):
     return model.from_db(None, ["id"], [pk]) if pk is not None else None
 
 
-def livestream_access(user, livestream) -> LivestreamAccess:
-    """What ``user`` may see of ``livestream``, in one query at most (none for its creator)."""
+def livestream_access(user, livestream, page: str | None = None) -> LivestreamAccess:
+    """What ``user`` may see of ``livestream``, in one query at most (none for its creator).
+
+    ``page``: the data page about to be served (an ``AccessPage``): the view is recorded in the
+    data-access log when the answer rests on an authority (``record_view``). On PostgreSQL, for a
+    member, the answer and its record are one statement (``speedups.LIVESTREAM_ACCESS_RECORDED``);
+    what it recorded is checked against the answer derived here, and a difference refuses the page
+    (``AccessNotRecorded``) like a failed write."""
     if user is None or not user.is_authenticated or livestream is None:
         return NO_LIVESTREAM_ACCESS
     own = _own_livestream(user, livestream)
     if own:
         return LivestreamAccess(detail=True, modules=True, owner=True)
-    check = speedups.LIVESTREAM_ACCESS_OF_ANYONE if own is None else speedups.LIVESTREAM_ACCESS_OF_MEMBER
-    rows = check.rows(user=user.pk, livestream=livestream.pk, creator=livestream.creator_id, day=today())
+    values = {"user": user.pk, "livestream": livestream.pk, "creator": livestream.creator_id, "day": today()}
+    recorded = None
+    if page is not None and own is False and access_log.records_with_answer():
+        rows, recorded = _answer_recorded(user, livestream, page, values)
+    else:
+        check = speedups.LIVESTREAM_ACCESS_OF_ANYONE if own is None else speedups.LIVESTREAM_ACCESS_OF_MEMBER
+        rows = check.rows(**values)
+    answer = _livestream_answer(rows)
+    if recorded is not None:
+        _check_recorded(user, livestream, page, answer, recorded)
+    elif page is not None and answer.detail:
+        record_view(user, answer, page, livestream=livestream)
+    return answer
+
+
+def _livestream_answer(rows) -> LivestreamAccess:
     if any(row[0] for row in rows):
         return LivestreamAccess(detail=True, modules=True, owner=True)
     if not rows:
         return NO_LIVESTREAM_ACCESS
-    _owner, request_id, grant_code, cooperating, main = rows[-1]
+    _owner, request_id, grant_code, cooperating, main = rows[-1][:5]
     grant_id, scope = divmod(grant_code, speedups.CODE) if grant_code is not None else (None, 0)
     parts = parts_of(scope)
     # A full-data grant (or a delegation of one: then ``grant_id`` is the delegation's) whose scope
@@ -573,6 +597,44 @@ def livestream_access(user, livestream) -> LivestreamAccess:
         cooperating=bool(cooperating),
         authority=authority,
     )
+
+
+def _answer_recorded(user, livestream, page: str, values: dict):
+    """The member's answer for ``livestream`` and the view of ``page`` recorded, in one statement:
+    (the answer's rows, what was recorded: ``(grant id, request id, delegation id)``, ``()`` for
+    nothing, or None when the user is no member)."""
+    connection = access_log.connection()
+    now = timezone.now()
+    extra = access_log.recorded_params(
+        connection, viewer_id=user.pk, creator_id=livestream.creator_id, page=AccessPage(page).value,
+        livestream_id=livestream.pk, at=now, day=timezone.localdate(now),
+    )  # fmt: skip
+    query = speedups.LIVESTREAM_ACCESS_RECORDED[not connection.in_atomic_block]
+    try:
+        rows = query.rows(extra=extra, **values)
+    except DatabaseError as error:
+        _not_recorded(user, livestream.creator_id, page, error)
+    if not rows:
+        return rows, None
+    grant_id, request_id, delegation_id, written = rows[-1][5:]
+    return rows, ((grant_id, request_id, delegation_id) if written else ())
+
+
+def _check_recorded(user, livestream, page: str, answer: LivestreamAccess, recorded) -> None:
+    """The row the statement wrote must be the one ``record_view`` would have written for
+    ``answer``: under its authority (the grant, the request, or the delegation with its grant), or
+    none without one."""
+    authority = answer.authority
+    if authority is None:
+        expected = ()
+    elif isinstance(authority, Grant):
+        expected = (authority.pk, None, None)
+    elif isinstance(authority, LivestreamAccessRequest):
+        expected = (None, authority.pk, None)
+    else:  # a Delegation, known by its id: the statement read its grant
+        expected = (recorded[0] if recorded and recorded[0] is not None else "its grant", None, authority.pk)
+    if recorded != expected:
+        _not_recorded(user, livestream.creator_id, page, f"recorded {recorded}, answer {expected}")
 
 
 def can_view_livestream_modules(user, livestream) -> bool:

@@ -19,7 +19,7 @@ from contextvars import ContextVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from .models import ACCESS_LOG_RETENTION_DAYS, AccessLogEntry
+from .models import ACCESS_LOG_RETENTION_DAYS, AccessLogEntry, Delegation
 
 _disabled: ContextVar[bool] = ContextVar("access_log_disabled", default=False)
 
@@ -38,6 +38,23 @@ def is_disabled() -> bool:
     return _disabled.get()
 
 
+# The log is written straight to the primary, not through the router: the replica router pins a
+# request (and, by a cookie, the user's next seconds) to the primary after a write, so that they
+# read their own change. A view's log row is nobody's change to read back; like a session's save,
+# it must not take a viewer of a data page off the replica.
+DATABASE = DEFAULT_DB_ALIAS
+
+
+def connection():
+    return connections[DATABASE]
+
+
+def records_with_answer() -> bool:
+    """Whether a livestream page's view is recorded in the statement that decides it (PostgreSQL's
+    data-modifying WITH; SQLite has none: there the upsert follows the decision)."""
+    return not _disabled.get() and connection().vendor == "postgresql"
+
+
 _COLUMNS = (
     "viewer_id", "creator_id", "organization_id", "page", "livestream_id", "day", "first_at", "last_at", "views",
     "grant_id", "livestream_request_id", "delegation_id",
@@ -47,6 +64,30 @@ _COLUMNS = (
 # The casts name each value's type for PostgreSQL's INSERT … SELECT (columns in ``_COLUMNS`` order).
 _PG_TYPES = ("bigint", "bigint", "bigint", "varchar", "bigint", "date", "timestamptz", "timestamptz", "integer",
              "bigint", "bigint", "bigint")  # fmt: skip
+
+
+def _conflict(connection, with_livestream: bool) -> str:
+    """The upsert's ``ON CONFLICT … DO UPDATE``: one more view of the day's row, its last time and
+    the authority it was served under now."""
+    quote = connection.ops.quote_name
+    table = quote(AccessLogEntry._meta.db_table)
+    if with_livestream:
+        target = "viewer_id, creator_id, page, livestream_id, day"
+        predicate = "livestream_id IS NOT NULL"
+    else:
+        target = "viewer_id, creator_id, page, day"
+        predicate = "livestream_id IS NULL"
+    views, last_at = quote("views"), quote("last_at")
+    updates = [f"{views} = {table}.{views} + 1", f"{last_at} = excluded.{last_at}"]
+    updates += [
+        f"{quote(c)} = excluded.{quote(c)}"
+        for c in ("organization_id", "grant_id", "livestream_request_id", "delegation_id")
+    ]
+    return f"ON CONFLICT ({target}) WHERE {predicate} DO UPDATE SET {', '.join(updates)}"
+
+
+# Set in the statement itself: its transaction commits without waiting for the WAL's flush.
+_ASYNC_COMMIT = "async_commit AS (SELECT set_config('synchronous_commit', 'off', true))"
 
 
 def _sql(connection, with_livestream: bool, asynchronous: bool) -> str:
@@ -60,25 +101,67 @@ def _sql(connection, with_livestream: bool, asynchronous: bool) -> str:
     quote = connection.ops.quote_name
     table = quote(AccessLogEntry._meta.db_table)
     columns = ", ".join(quote(c) for c in _COLUMNS)
-    if with_livestream:
-        target = "viewer_id, creator_id, page, livestream_id, day"
-        predicate = "livestream_id IS NOT NULL"
-    else:
-        target = "viewer_id, creator_id, page, day"
-        predicate = "livestream_id IS NULL"
-    views, last_at = quote("views"), quote("last_at")
-    updates = [f"{views} = {table}.{views} + 1", f"{last_at} = excluded.{last_at}"]
-    updates += [
-        f"{quote(c)} = excluded.{quote(c)}"
-        for c in ("organization_id", "grant_id", "livestream_request_id", "delegation_id")
-    ]
-    conflict = f"ON CONFLICT ({target}) WHERE {predicate} DO UPDATE SET {', '.join(updates)}"
+    conflict = _conflict(connection, with_livestream)
     if asynchronous:
         values = ", ".join(f"%s::{kind}" for kind in _PG_TYPES)
         insert = f"INSERT INTO {table} ({columns}) SELECT {values} FROM async_commit {conflict}"  # noqa: S608
-        return "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) " + insert
+        return f"WITH {_ASYNC_COMMIT} {insert}"
     placeholders = ", ".join(["%s"] * len(_COLUMNS))
     return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) {conflict}"  # noqa: S608 - our own identifiers
+
+
+def livestream_answer_recorded(*, code: int, modules_bit: int, asynchronous: bool):
+    """A wrapper (``portal.compiled.CompiledQuery(wrap=…)``, PostgreSQL) around the member's answer
+    for a livestream (``grants.speedups``: the answer's columns and ``organization_id``, one row or
+    none) that records the view in the same statement: a data-modifying ``WITH`` upserts the day's
+    row when the answer rests on an authority, and the statement returns the answer with what it
+    recorded (``grant_id``, ``livestream_request_id``, ``delegation_id``, and whether a row was
+    written). The decision and its record are one round trip: the page cannot be decided without
+    being recorded, and a failed write fails the decision (the page is refused).
+
+    The authority is the one ``grants.access.livestream_access`` derives from the same columns: a
+    grant code whose scope has the modules (``code % CODE & modules_bit``) is the grant (the main
+    account) or the delegation (a sub-account; its grant is read by id); otherwise the approved
+    request, if any. ``livestream_access`` compares what was recorded with its own answer and
+    refuses the page if they differ, so the two cannot drift apart unnoticed. Parameters after the
+    answer's: viewer, creator, page, livestream, day, time (``RECORDED_PARAMS``)."""
+
+    def wrap(answer_sql: str, connection) -> str:
+        quote = connection.ops.quote_name
+        table = quote(AccessLogEntry._meta.db_table)
+        delegations = quote(Delegation._meta.db_table)
+        columns = ", ".join(quote(c) for c in _COLUMNS)
+        opened = f"(a.grant_code IS NOT NULL AND (a.grant_code %% {code}) & {modules_bit} <> 0)"  # %% for %
+        key = f"a.grant_code / {code}"
+        grant_of_delegation = f"(SELECT d.grant_id FROM {delegations} d WHERE d.id = {key})"  # noqa: S608 - ours
+        grant_id = f"CASE WHEN {opened} THEN CASE WHEN a.main THEN {key} ELSE {grant_of_delegation} END END"
+        delegation_id = f"CASE WHEN {opened} AND NOT a.main THEN {key} END"
+        request_id = f"CASE WHEN NOT {opened} THEN a.request_id END"
+        sources = "answer a, async_commit" if asynchronous else "answer a"
+        insert = (
+            f"INSERT INTO {table} ({columns}) "  # noqa: S608 - our own identifiers
+            f"SELECT %s::bigint, %s::bigint, a.organization_id, %s::varchar, %s::bigint, %s::date, "
+            f"%s::timestamptz, %s::timestamptz, 1, {grant_id}, {request_id}, {delegation_id} "
+            f"FROM {sources} WHERE {opened} OR a.request_id IS NOT NULL "
+            f"{_conflict(connection, with_livestream=True)} "
+            f"RETURNING grant_id, livestream_request_id, delegation_id"
+        )
+        ctes = [f"answer AS ({answer_sql})", *([_ASYNC_COMMIT] if asynchronous else []), f"recorded AS ({insert})"]
+        return (
+            f"WITH {', '.join(ctes)} "  # noqa: S608 - SQL the ORM compiled and our own identifiers
+            "SELECT a.owner, a.request_id, a.grant_code, a.cooperating, a.main, "
+            "r.grant_id, r.livestream_request_id, r.delegation_id, r.grant_id IS NOT NULL OR "
+            "r.livestream_request_id IS NOT NULL FROM answer a LEFT JOIN recorded r ON true"
+        )
+
+    return wrap
+
+
+def recorded_params(connection, *, viewer_id: int, creator_id: int, page: str, livestream_id: int, at, day):
+    """The wrapper's parameters (``livestream_answer_recorded``), in its order."""
+    ops = connection.ops
+    moment = ops.adapt_datetimefield_value(at)
+    return [viewer_id, creator_id, page, livestream_id, ops.adapt_datefield_value(day), moment, moment]
 
 
 _SQL_CACHE: dict[tuple[str, bool, bool], str] = {}
@@ -90,11 +173,7 @@ def upsert_view(
     delegation_id: int | None = None,
 ) -> None:  # fmt: skip
     """Count one view of ``page``: insert the day's row, or add one to it. One statement."""
-    # Straight to the primary, not through the router: the replica router pins a request (and, by a
-    # cookie, the user's next seconds) to the primary after a write, so that they read their own
-    # change. A view's log row is nobody's change to read back; like a session's save, it must not
-    # take a viewer of a data page off the replica.
-    connection = connections[DEFAULT_DB_ALIAS]
+    connection = connections[DATABASE]  # the primary, not through the router (see DATABASE)
     asynchronous = connection.vendor == "postgresql" and not connection.in_atomic_block
     key = (connection.vendor, livestream_id is not None, asynchronous)
     sql = _SQL_CACHE.get(key)

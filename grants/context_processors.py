@@ -1,6 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
-from notifications.context_processors import unread_label
+from notifications.context_processors import USER_ANNOTATION, unread_label
 from notifications.models import Message
 
 from . import access
@@ -12,24 +12,23 @@ from .speedups import capped_counts, count_label
 def pending_badges(creator, user) -> dict[str, SimpleLazyObject]:
     """The navigation's two pending badges of a creator (on every page): livestream requests
     (直播间数据管理) and full-data/extension requests (数据授权管理), capped like the tabs ("999+"),
-    and the bell's unread count: all three in one query, and only when the page renders one of
-    them (lazy)."""
+    in one query, and only when the page renders one of them (lazy). The bell's unread count comes
+    with the user (``notifications.context_processors.unread_annotation``); where the user was
+    loaded without it, the same query counts it too."""
     counted: dict[str, int] = {}
+    names = SHELL_COUNTS if getattr(user, USER_ANNOTATION, None) is None else SHELL_COUNTS[:2]
 
     def count(name: str):
         if not counted:
-            counted.update(
-                capped_counts(
-                    {
-                        "pending_request_count": LivestreamAccessRequest.objects.for_creator(creator).pending(),
-                        "pending_grant_request_count": GrantRequest.objects.for_creator(creator).pending(),
-                        "unread_count": Message.objects.unread_for(user),
-                    }
-                )
-            )
+            querysets = {
+                "pending_request_count": LivestreamAccessRequest.objects.for_creator(creator).pending(),
+                "pending_grant_request_count": GrantRequest.objects.for_creator(creator).pending(),
+                "unread_count": Message.objects.unread_for(user),
+            }
+            counted.update(capped_counts({name: querysets[name] for name in names}))
         return unread_label(counted[name]) if name == "unread_count" else count_label(counted[name])
 
-    return {name: SimpleLazyObject(lambda name=name: count(name)) for name in SHELL_COUNTS}
+    return {name: SimpleLazyObject(lambda name=name: count(name)) for name in names}
 
 
 SHELL_COUNTS = ("pending_request_count", "pending_grant_request_count", "unread_count")

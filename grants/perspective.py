@@ -136,7 +136,7 @@ def creator_data_view(*parts: str, page: str):
                 enter(request, answer)
             response = view(request, answer, *args, **kwargs)
             if response.status_code < 400:
-                access.record_view(request, answer, page)
+                access.record_view(request.user, answer, page)
             return response
 
         return wrapper

@@ -21,7 +21,8 @@ from django.db.models.expressions import RawSQL
 from portal.compiled import CompiledQuery
 from portal.models import Creator, Membership, Organization, User
 
-from .models import Delegation, Grant, LivestreamAccessRequest
+from . import access_log
+from .models import PART_BITS, Delegation, Grant, LivestreamAccessRequest
 
 # Status tabs show exact counts up to COUNT_CAP - 1 and "999+" beyond: each count reads at most
 # COUNT_CAP index entries, so a party with 100,000 grants costs what one with 1,000 does.
@@ -32,6 +33,8 @@ def capped_counts(querysets: dict[str, QuerySet], cap: int | None = None) -> dic
     """``{name: min(qs.count(), cap)}`` for each queryset (``cap``: COUNT_CAP unless given), in one
     query: ``SELECT (SELECT COUNT(*) FROM (… LIMIT cap)), …``. Each subquery stops after ``cap``
     rows, so the cost is bounded by the cap."""
+    if not querysets:
+        return {}
     cap = COUNT_CAP if cap is None else cap
     parts, params = [], []
     using = None
@@ -264,6 +267,37 @@ LIVESTREAM_ACCESS_OF_MEMBER = CompiledQuery(
     day="date",
 )
 """The member's answers for a livestream: one row (``ANSWER_COLUMNS``), none for a non-member."""
+
+
+def _member_answer_and_organization(user, livestream, creator, day):
+    return (
+        Membership.objects.filter(user_id=user)
+        .order_by()
+        .annotate(**_member_answers(user, livestream, creator, day))
+        .values_list(*ANSWER_COLUMNS, "organization_id")
+    )
+
+
+# The same answer, with the view of a data page recorded in the same statement (PostgreSQL): the
+# data-access log's upsert as a data-modifying WITH (``access_log.livestream_answer_recorded``);
+# its transaction committed asynchronously, or, inside a caller's transaction, with the caller's.
+LIVESTREAM_ACCESS_RECORDED = {
+    asynchronous: CompiledQuery(
+        Membership,
+        _member_answer_and_organization,
+        wrap=access_log.livestream_answer_recorded(
+            code=CODE, modules_bit=PART_BITS["modules"], asynchronous=asynchronous
+        ),
+        using=access_log.DATABASE,
+        user="id",
+        livestream="id",
+        creator="id",
+        day="date",
+    )
+    for asynchronous in (True, False)
+}
+"""Each: the member's answer (``ANSWER_COLUMNS``) and what was recorded (grant, request, delegation,
+whether a row was written); no row for a non-member."""
 
 # When it is not known without a query whether the user is the livestream's creator (neither the
 # user's nor the livestream's creator is loaded), a UNION ALL adds that one-row check.

@@ -106,14 +106,15 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
     ``modules=True``: a cooperating member without module access gets 403 (they know it exists);
     anyone else without it 404.
     ``page``: the data page about to be served (``grants.models.AccessPage``), recorded in the
-    data-access log once the answer opens it (``access.record_view``; None: not a data page).
+    data-access log by the decision itself when its answer rests on an authority (None: not a data
+    page). A page refused below had none: nothing was recorded.
     """
     with replicas.on_primary():  # the decision rests on the livestream's creator: as the primary has it
         found = speedups.LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
     if not found:
         raise Http404
     livestream = found[0]
-    answer = access.livestream_access(request.user, livestream)
+    answer = access.livestream_access(request.user, livestream, page=page)
     if not answer.detail:
         raise Http404
     if modules and not answer.modules:
@@ -122,8 +123,6 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
         if answer.cooperating:
             raise PermissionDenied
         raise Http404
-    if page is not None:
-        access.record_view(request, answer, page, livestream=livestream)
     return livestream, answer
 
 

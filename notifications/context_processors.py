@@ -1,3 +1,4 @@
+from django.db.models import IntegerField, OuterRef, Subquery
 from django.utils.functional import SimpleLazyObject
 
 from portal.compiled import CompiledQuery
@@ -22,6 +23,25 @@ def unread_count(user) -> int:
     return query.count(user=user.pk)
 
 
+class _CappedCount(Subquery):
+    """``(SELECT COUNT(*) FROM (<the queryset's SQL>))``: how many rows a sliced queryset has."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS capped)"
+    output_field = IntegerField()
+
+
+# The attribute of the request's user that carries the bell's count (settings.PORTAL_USER_ANNOTATIONS).
+USER_ANNOTATION = "shell_unread_messages"
+
+
+def unread_annotation():
+    """The bell's count as an expression on the user query (``portal.backends``): the same capped
+    read of the unread index as ``unread_count``, made in the query that loads the request's user,
+    so the bell costs no round trip of its own."""
+    ids = Message.objects.filter(recipient_id=OuterRef("pk"), read_at__isnull=True).order_by().values("pk")
+    return _CappedCount(ids[: models.UNREAD_CAP])
+
+
 def unread_label(count: int, cap: int | None = None) -> int | str:
     """A capped unread count as shown: exact below the cap, "999+" from it."""
     cap = models.UNREAD_CAP if cap is None else cap
@@ -29,10 +49,14 @@ def unread_label(count: int, cap: int | None = None) -> int | str:
 
 
 def bell(request) -> dict:
-    """The bell in the header of every page: the user's unread count, in one query, and only when
-    the page renders it (lazy). A view that counts other things anyway may pass ``unread_count``
-    itself, computed in the same query (the grants lists do)."""
+    """The bell in the header of every page: the user's unread count, read with the user (the
+    annotation above), or else in one query when the page renders it (lazy). A view that counts
+    other things anyway may pass ``unread_count`` itself, computed in the same query (the grants
+    lists do)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    counted = getattr(user, USER_ANNOTATION, None)  # read with the user at the start of the request
+    if counted is not None:
+        return {"unread_count": unread_label(counted)}
     return {"unread_count": SimpleLazyObject(lambda: unread_label(unread_count(user)))}

@@ -1,13 +1,26 @@
 from axes.backends import AxesStandaloneBackend
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.utils.module_loading import import_string
 
 from .compiled import CompiledQuery
+
+
+def user_annotations() -> dict:
+    """What other apps add to the user of every request, by name: ``PORTAL_USER_ANNOTATIONS`` maps
+    an attribute to the dotted path of a function returning its expression (the notifications app
+    adds the bell's unread count), so the user query carries it without portal importing them."""
+    return {name: import_string(path)() for name, path in getattr(settings, "PORTAL_USER_ANNOTATIONS", {}).items()}
 
 
 def _user_with_party(user_model) -> CompiledQuery:
     return CompiledQuery(
         user_model,
-        lambda user: user_model._default_manager.select_related("creator", "membership__organization").filter(pk=user),
+        lambda user: (
+            user_model._default_manager.select_related("creator", "membership__organization")
+            .annotate(**user_annotations())
+            .filter(pk=user)
+        ),
         user="id",
     )
 
@@ -23,6 +36,8 @@ class PortalBackend(AxesStandaloneBackend, ModelBackend):
 
     Every page needs to know who the user is in the portal; fetching it here keeps each page's
     query count fixed instead of paying for ``user.creator`` and ``user.membership`` separately.
+    The same query reads what the header shows of the user on every page (``user_annotations``:
+    the bell's unread count), so the bell costs no round trip of its own.
     It runs on every request, so the query is compiled once (``portal.compiled.CompiledQuery``):
     the ORM's own SQL and instances, without building the QuerySet again.
     """

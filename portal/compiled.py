@@ -31,9 +31,17 @@ class CompiledQuery:
     ``QuerySet`` iteration makes them.
     """
 
-    def __init__(self, model, build: Callable[..., QuerySet], **params: str):
+    def __init__(
+        self, model, build: Callable[..., QuerySet], *, wrap: Callable | None = None, using: str | None = None,
+        **params: str,
+    ):  # fmt: skip
         self.model = model
         self.build = build
+        # ``wrap(sql, connection)``: a statement around the compiled query (its parameters first,
+        # then the wrapper's own, given to ``rows(extra=…)``). ``using``: the database, instead of
+        # the router's choice for a read.
+        self.wrap = wrap
+        self.using = using
         self.params = params
         self._compiled: dict[tuple[str, str], tuple[str, list, Any]] = {}
         self._lock = threading.Lock()
@@ -68,11 +76,16 @@ class CompiledQuery:
             missing = set(self.params) - {value for named, value in slots if named}
             if missing:
                 raise ValueError(f"compiled query does not use {sorted(missing)}")
+            if self.wrap is not None:
+                sql = self.wrap(sql, connections[alias])
             compiled = self._compiled[mode, alias] = (sql, slots, compiler)
         return compiled
 
-    def _execute(self, mode: str, values: dict):
-        alias = router.db_for_read(self.model) or "default"
+    def _alias(self) -> str:
+        return self.using or router.db_for_read(self.model) or "default"
+
+    def _execute(self, mode: str, values: dict, extra=()):
+        alias = self._alias()
         sql, slots, _compiler = self._compile(mode, alias)
         ops = connections[alias].ops
         params = []
@@ -82,6 +95,7 @@ class CompiledQuery:
                 if isinstance(value, datetime.date):
                     value = ops.adapt_datefield_value(value)
             params.append(value)
+        params.extend(extra)
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone() if mode in ("exists", "count") else cursor.fetchall()
@@ -95,16 +109,17 @@ class CompiledQuery:
         most its slice)."""
         return self._execute("count", values)[0]
 
-    def rows(self, **values) -> list[tuple]:
-        """Every row of a ``values_list()`` query (the checks' queries return one or two)."""
-        return self._execute("rows", values)
+    def rows(self, *, extra=(), **values) -> list[tuple]:
+        """Every row of a ``values_list()`` query (the checks' queries return one or two); ``extra``:
+        the wrapper's parameters, after the query's."""
+        return self._execute("rows", values, extra)
 
     def objects(self, **values) -> list:
         """The model instances of the query, with their ``select_related()`` objects: the rows
         through the compiler's converters, then ``Model.from_db()``, Django's related populators
         and the annotations, as ``ModelIterable`` does for a QuerySet."""
         rows = self._execute("rows", values)
-        alias = router.db_for_read(self.model) or "default"
+        alias = self._alias()
         _sql, _slots, compiler = self._compile("rows", alias)
         select, klass_info = compiler.select, compiler.klass_info
         model = klass_info["model"]

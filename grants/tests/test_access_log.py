@@ -2,13 +2,13 @@
 livestream, day), not for the creator, not for refusals; the page, its filters and query count;
 fail-closed writes; the purge; idle grants."""
 
+import contextlib
 import logging
-from unittest import mock
 
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import DatabaseError
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -168,11 +168,42 @@ def test_the_upsert_counts_one_row_per_key_directly(world):
 # --- a failed write: the page fails closed ------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def log_table_refuses_writes():
+    """The log's table refuses every insert and update, as a full disk would: a trigger, so that
+    whichever statement writes the log (the upsert after a decision, or the decision that records
+    on PostgreSQL) fails in the database itself."""
+    table = AccessLogEntry._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION refuse_log() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse_log BEFORE INSERT OR UPDATE ON {table} EXECUTE FUNCTION refuse_log()"
+            )
+        else:
+            for event in ("INSERT", "UPDATE"):
+                refuse = "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+                cursor.execute(f"CREATE TRIGGER refuse_log_{event} BEFORE {event} ON {table} {refuse}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"DROP TRIGGER refuse_log ON {table}")
+                cursor.execute("DROP FUNCTION refuse_log()")
+            else:
+                for event in ("INSERT", "UPDATE"):
+                    cursor.execute(f"DROP TRIGGER refuse_log_{event}")
+
+
+@pytest.mark.django_db(transaction=True)  # the statement fails in the database: no test transaction around it
 def test_a_failed_write_refuses_the_page_and_says_so_in_the_log(world, caplog):
     client = Client(raise_request_exception=False)
     client.force_login(world["main"])
-    broken = mock.patch.object(access_log, "upsert_view", side_effect=DatabaseError("disk full"))
-    with broken, caplog.at_level(logging.ERROR, logger="grants.access"):
+    with log_table_refuses_writes(), caplog.at_level(logging.ERROR, logger="grants.access"):
         overview_response = client.get(overview(world["creator"]))
         module = client.get(reverse("livestreams:traffic", args=[world["livestream"].pk]))
         export = client.get(reverse("livestreams:creator_export", args=[world["creator"].pk]))
@@ -184,9 +215,30 @@ def test_a_failed_write_refuses_the_page_and_says_so_in_the_log(world, caplog):
         assert "日志达人" not in body
     assert "access log not written" in caplog.text
     assert rows() == []
-    # and once the log can be written again, the page is served and recorded
+    # and once the log can be written again, the pages are served and recorded
     assert client.get(overview(world["creator"])).status_code == 200
-    assert len(rows()) == 1
+    assert client.get(reverse("livestreams:traffic", args=[world["livestream"].pk])).status_code == 200
+    assert sorted(e.page for e in rows()) == ["overview", "traffic"]
+
+
+def test_a_record_that_differs_from_the_answer_refuses_the_page(world, caplog, monkeypatch):
+    """The livestream's decision records the view in its own statement (PostgreSQL); the row it
+    wrote is checked against the answer derived in Python. Were the two rules ever to differ, the
+    page is refused like a failed write, not served under a wrong authority."""
+    if not access_log.records_with_answer():
+        pytest.skip("the decision records the view itself on PostgreSQL only")
+    from grants import access
+
+    def another_authority(rows):
+        return access.LivestreamAccess(detail=True, modules=True, authority=access._lazy(Grant, 10**9))
+
+    monkeypatch.setattr(access, "_livestream_answer", another_authority)
+    client = Client(raise_request_exception=False)
+    client.force_login(world["main"])
+    with caplog.at_level(logging.ERROR, logger="grants.access"):
+        response = client.get(reverse("livestreams:traffic", args=[world["livestream"].pk]))
+    assert response.status_code == 503
+    assert "access log not written" in caplog.text
 
 
 # --- the page ------------------------------------------------------------------------------------------

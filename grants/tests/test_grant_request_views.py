@@ -325,8 +325,9 @@ def test_request_page_finds_creators_by_name_or_douyin_id(client, frozen_today, 
     wanted = CreatorFactory(name="小雅美妆", douyin_id="dy_xiaoya")
     granted = GrantFactory(organization=shop, creator=CreatorFactory(name="小雅穿搭", douyin_id="dy_other")).creator
     client.force_login(shop.main_account)
-    # session, user, the creators, the organization's grants from them, its pending requests, the bell
-    with django_assert_num_queries(6):
+    # session, user (with the bell), the creators, the organization's grants from them, its pending
+    # requests
+    with django_assert_num_queries(5):
         html = client.get(reverse("grants:request_grant"), {"q": "小雅"}).content.decode()
     assert f'value="{wanted.pk}"' in html  # may be asked
     assert f'value="{granted.pk}"' not in html
@@ -409,22 +410,22 @@ def test_request_pages_have_fixed_query_counts(client, frozen_today, django_asse
         GrantRequestEvent.objects.create(request=grant_request, operation="request", actor=main)
     detail = reverse("grants:grant_request_detail", args=[grant_request.pk])
     client.force_login(grant.creator.user)
-    # session, user, the request (with its parties and grant), its history, the badges with the bell
+    # session, user (with the bell), the request (with its parties and grant), its history, the badges
     with django_assert_num_queries(5):
         assert client.get(detail).status_code == 200
-    # session, user, the request, the badges with the bell
+    # session, user (with the bell), the request, the badges
     for name in ("grants:approve_grant_request", "grants:decline_grant_request"):
         with django_assert_num_queries(4):
             assert client.get(reverse(name, args=[grant_request.pk])).status_code == 200
     client.force_login(main)
-    with django_assert_num_queries(5):  # as above, and the bell on its own
+    with django_assert_num_queries(4):  # as above, without the badges
         assert client.get(detail).status_code == 200
-    # session, user, the grant (with its creator), the bell
-    with django_assert_num_queries(4):
-        assert client.get(reverse("grants:request_extension", args=[grant.pk])).status_code == 200
-    # session, user, the bell (no search yet)
+    # session, user (with the bell), the grant (with its creator)
     with django_assert_num_queries(3):
+        assert client.get(reverse("grants:request_extension", args=[grant.pk])).status_code == 200
+    # session, user (with the bell; no search yet)
+    with django_assert_num_queries(2):
         assert client.get(reverse("grants:request_grant")).status_code == 200
-    # session, user, the settings row, the calendar URL, the bell
-    with django_assert_num_queries(5):
+    # session, user (with the bell), the settings row, the calendar URL
+    with django_assert_num_queries(4):
         assert client.get(reverse("notifications:settings")).status_code == 200

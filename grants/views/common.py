@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext as _
 
-from notifications.context_processors import unread_label
+from notifications.context_processors import USER_ANNOTATION, unread_label
 from notifications.models import Message
 from portal.models import Creator
 from portal.pagination import paginate
@@ -47,7 +47,9 @@ def _shell_counts(request: HttpRequest, creator: Creator | None, querysets: dict
     """Capped counts of ``querysets`` (a list's tabs) in one query, together with what the page's
     shell shows: the creator's two pending badges and the bell. The view passes them to the
     template, so neither the badges nor the bell query again."""
-    shell = {"_unread": Message.objects.unread_for(request.user)}
+    shell = {}
+    if getattr(request.user, USER_ANNOTATION, None) is None:  # else the bell came with the user
+        shell["_unread"] = Message.objects.unread_for(request.user)
     if creator is not None:
         shell["_badge_requests"] = LivestreamAccessRequest.objects.for_creator(creator).pending()
         shell["_badge_grant_requests"] = GrantRequest.objects.for_creator(creator).pending()
@@ -55,7 +57,7 @@ def _shell_counts(request: HttpRequest, creator: Creator | None, querysets: dict
 
 
 def _shell_context(counts: dict[str, int]) -> dict:
-    context = {"unread_count": unread_label(counts["_unread"])}
+    context = {"unread_count": unread_label(counts["_unread"])} if "_unread" in counts else {}
     if "_badge_requests" in counts:
         context["pending_request_count"] = count_label(counts["_badge_requests"])
         context["pending_grant_request_count"] = count_label(counts["_badge_grant_requests"])

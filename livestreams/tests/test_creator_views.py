@@ -261,9 +261,9 @@ def test_main_account_query_count_in_perspective(client, django_assert_num_queri
     client.force_login(grant.organization.main_account)
     url = reverse("livestreams:creator_overview", args=[grant.creator.pk])
     client.get(url)  # enters the perspective
-    # session, user, perspective re-check, 4 aggregates, the bell (the switcher's menu is fetched
-    # when opened), the data-access log's upsert
-    with django_assert_num_queries(9):
+    # session, user (with the bell), perspective re-check, 4 aggregates (the switcher's menu is
+    # fetched when opened), the data-access log's upsert
+    with django_assert_num_queries(8):
         assert client.get(url).status_code == 200
 
 

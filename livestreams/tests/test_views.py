@@ -58,12 +58,12 @@ def test_org_list_query_count_is_fixed(client, world, django_assert_num_queries,
     for _ in range(count):
         LivestreamFactory(creator=world["creator"], cooperating=[world["shop"]], minutes=0)
     client.force_login(world["shop"].main_account)
-    # session, user, cooperations page (with livestream and creator), open requests, full grants,
-    # the bell
-    with django_assert_num_queries(6):
+    # session, user (with the bell), cooperations page (with livestream and creator), open requests,
+    # full grants
+    with django_assert_num_queries(5):
         assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
     client.force_login(world["staff"])
-    with django_assert_num_queries(6):  # a sub-account: its delegated creators instead of full grants
+    with django_assert_num_queries(5):  # a sub-account: its delegated creators instead of full grants
         assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
 
 

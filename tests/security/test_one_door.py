@@ -41,7 +41,7 @@ def deny_all(user, creator):
     return access.CreatorAccess(creator=None)
 
 
-def deny_all_livestreams(user, livestream):
+def deny_all_livestreams(user, livestream, page=None):
     return access.LivestreamAccess()
 
 
@@ -50,7 +50,7 @@ def allow_all(user, creator):
     return access.CreatorAccess(creator=creator, parts=access.ALL_PARTS)
 
 
-def allow_all_livestreams(user, livestream):
+def allow_all_livestreams(user, livestream, page=None):
     return access.LivestreamAccess(detail=True, modules=True)
 
 
