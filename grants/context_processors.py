@@ -18,11 +18,14 @@ def pending_badges(creator, user) -> dict[str, SimpleLazyObject]:
 
     def count(name: str):
         if not counted:
+            # newest first: the order of the (creator, status, time) indexes the counts walk
+            livestream_requests = LivestreamAccessRequest.objects.for_creator(creator).pending().newest_first()
+            grant_requests = GrantRequest.objects.for_creator(creator).pending().newest_first()
             counted.update(
                 capped_counts(
                     {
-                        "pending_request_count": LivestreamAccessRequest.objects.for_creator(creator).pending(),
-                        "pending_grant_request_count": GrantRequest.objects.for_creator(creator).pending(),
+                        "pending_request_count": livestream_requests,
+                        "pending_grant_request_count": grant_requests,
                         "unread_count": Message.objects.unread_for(user),
                     }
                 )

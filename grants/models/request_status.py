@@ -157,13 +157,14 @@ class RequestQuerySetMixin:
 
     def counted_by_status(self) -> dict:
         """``by_status()`` to be counted (``grants.speedups.capped_counts``): the same rows, each
-        list one range of the (party, status, time) index, so that each count is index-only and
-        reads only what it counts. The lapsed status is two ranges, its stored status and the
-        waiting requests older than the cutoff, as a UNION ALL (which can be counted or sliced,
-        not filtered further); as one condition, an OR, it could not be one range."""
+        list one range of a (party, [status,] time) index, newest first as the index is ordered
+        (so the count walks that range), so that each count is index-only and reads only what it
+        counts. The lapsed status is two ranges, its stored status and the waiting requests older
+        than the cutoff, as a UNION ALL (which can be counted or sliced, not filtered further); as
+        one condition, an OR, it could not be one range."""
         now = timezone.now()
         waiting, field, _ttl, lapsed = REQUEST_EXPIRY
-        lists = self.by_status(now)
+        lists = {name: rows.newest_first() for name, rows in self.by_status(now).items()}
         waited = self.filter(status=waiting, **{f"{field}__lt": _expiry_cutoff(now)})
         lists[lapsed] = self.filter(status=lapsed).union(waited, all=True)
         return lists
