@@ -20,9 +20,10 @@ def pending_badges(creator, user) -> dict[str, SimpleLazyObject]:
 
     def count(name: str):
         if not counted:
+            # newest first: the order of the (creator, status, time) indexes the counts walk
             querysets = {
-                "pending_request_count": LivestreamAccessRequest.objects.for_creator(creator).pending(),
-                "pending_grant_request_count": GrantRequest.objects.for_creator(creator).pending(),
+                "pending_request_count": LivestreamAccessRequest.objects.for_creator(creator).pending().newest_first(),
+                "pending_grant_request_count": GrantRequest.objects.for_creator(creator).pending().newest_first(),
                 "unread_count": Message.objects.unread_for(user),
             }
             counted.update(capped_counts({name: querysets[name] for name in names}))

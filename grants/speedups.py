@@ -32,7 +32,13 @@ COUNT_CAP = 1000
 def capped_counts(querysets: dict[str, QuerySet], cap: int | None = None) -> dict[str, int]:
     """``{name: min(qs.count(), cap)}`` for each queryset (``cap``: COUNT_CAP unless given), in one
     query: ``SELECT (SELECT COUNT(*) FROM (… LIMIT cap)), …``. Each subquery stops after ``cap``
-    rows, so the cost is bounded by the cap."""
+    rows, so the cost is bounded by the cap.
+
+    A queryset's explicit order (``order_by()``) is kept, the rows counted unordered otherwise:
+    ordered as an index is, the count reads its range in that order, and the planner takes that
+    index (an index-only scan where it holds every column read) instead of a sequential scan that
+    it estimates will find ``cap`` rows soon — which it prefers when the party holds much of the
+    table, or when the visibility map is not set."""
     if not querysets:
         return {}
     cap = COUNT_CAP if cap is None else cap
@@ -40,7 +46,8 @@ def capped_counts(querysets: dict[str, QuerySet], cap: int | None = None) -> dic
     using = None
     for queryset in querysets.values():
         using = queryset.db
-        sql, part_params = queryset.order_by().values("pk")[:cap].query.sql_with_params()
+        rows = queryset if queryset.query.order_by else queryset.order_by()
+        sql, part_params = rows.values("pk")[:cap].query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608 - SQL the ORM compiled
         params.extend(part_params)
     with connections[using].cursor() as cursor:

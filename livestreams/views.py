@@ -76,9 +76,12 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
             return redirect("livestreams:creator_livestreams", creator_id=creator.pk)
         raise Http404
     organization = membership.organization
+    # A deep page walks the skipped rows by their livestream (one cooperation per livestream and
+    # organization), which the list's index holds: index-only, where the id would read the table.
     page = paginate(
         Cooperation.objects.for_organization(organization).newest_first().select_related("livestream__creator"),
         request,
+        key="livestream_id",
     )
     ids = [cooperation.livestream_id for cooperation in page]
     requests = {

@@ -68,31 +68,38 @@ def page_number(request, param: str = "page") -> int:
     return min(max(number, 1), MAX_PAGE)
 
 
-def paginate(rows, request, per_page: int = PER_PAGE, param: str = "page") -> Page:
-    """Page ``page`` (the ``param`` query parameter) of ``rows``: a QuerySet (sliced), or a function
-    ``(start, stop) -> list`` that reads those rows itself."""
+def paginate(rows, request, per_page: int = PER_PAGE, param: str = "page", key: str = "pk") -> Page:
+    """Page ``page`` (the ``param`` query parameter) of ``rows``: a QuerySet (sliced; a deep page
+    read ``keys_first`` by ``key``), or a function ``(start, stop) -> list`` that reads those rows
+    itself."""
     number = page_number(request, param)
     offset = (number - 1) * per_page
-    read = rows if callable(rows) else lambda start, stop: keys_first(rows, start, stop)
+    read = rows if callable(rows) else lambda start, stop: keys_first(rows, start, stop, key=key)
     rows = list(read(offset, offset + per_page + 1))
     return Page(
         object_list=rows[:per_page], number=number, per_page=per_page, has_next=len(rows) > per_page, param=param
     )
 
 
-def keys_first(queryset: QuerySet, start: int, stop: int):
+def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk"):
     """``queryset[start:stop]``, the same rows in the same order. On PostgreSQL, from
-    ``KEYS_FIRST_FROM`` on, in one query that finds the slice's primary keys first (an InitPlan:
+    ``KEYS_FIRST_FROM`` on, in one query that finds the slice's keys first (an InitPlan:
     ``id = ANY(ARRAY(SELECT id … ORDER BY … OFFSET … LIMIT …))``) and then reads those rows with
-    everything the QuerySet selects — instead of building every skipped row in full."""
+    everything the QuerySet selects — instead of building every skipped row in full.
+
+    ``key``: the primary key, or another column that is unique among the QuerySet's rows (the
+    caller's promise: e.g. the livestream of an organization's cooperations). Choose one that the
+    index of the QuerySet's order holds, so the skipped rows are walked index-only: the primary
+    key is not in every such index, and each skipped row would then be a read of the table."""
     connection = connections[queryset.db]
     if start < KEYS_FIRST_FROM or connection.vendor != "postgresql" or queryset.query.combinator:
         return queryset[start:stop]
-    sql, params = queryset.values_list("pk", flat=True)[start:stop].query.get_compiler(queryset.db).as_sql()
-    quote = connection.ops.quote_name
     meta = queryset.model._meta
+    field = meta.pk if key == "pk" else meta.get_field(key)
+    sql, params = queryset.values_list(field.attname, flat=True)[start:stop].query.get_compiler(queryset.db).as_sql()
+    quote = connection.ops.quote_name
     on_page = RawSQL(  # noqa: S611 - Django's own SQL and parameters
-        f"{quote(meta.db_table)}.{quote(meta.pk.column)} = ANY(ARRAY(SELECT page.* FROM ({sql}) AS page))",  # noqa: S608
+        f"{quote(meta.db_table)}.{quote(field.column)} = ANY(ARRAY(SELECT page.* FROM ({sql}) AS page))",  # noqa: S608
         params,
         output_field=models.BooleanField(),
     )

@@ -98,6 +98,9 @@ def test_capped_counts_equal_min_of_count_and_cap(parties, pairs, day, cap):
         expected = {name: min(queryset.count(), cap) for name, queryset in lists.items()}
         assert speedups.capped_counts(lists, cap) == expected
         assert speedups.capped_counts(lists) == {name: queryset.count() for name, queryset in lists.items()}
+        # an explicit order is kept (the count walks its index in it): the same counts
+        ordered = {name: queryset.order_by("-ends_on", "-pk") for name, queryset in lists.items()}
+        assert speedups.capped_counts(ordered, cap) == expected
 
 
 @EXAMPLES

@@ -51,8 +51,9 @@ def _shell_counts(request: HttpRequest, creator: Creator | None, querysets: dict
     if getattr(request.user, USER_ANNOTATION, None) is None:  # else the bell came with the user
         shell["_unread"] = Message.objects.unread_for(request.user)
     if creator is not None:
-        shell["_badge_requests"] = LivestreamAccessRequest.objects.for_creator(creator).pending()
-        shell["_badge_grant_requests"] = GrantRequest.objects.for_creator(creator).pending()
+        # newest first: the order of the (creator, status, time) index the counts walk
+        shell["_badge_requests"] = LivestreamAccessRequest.objects.for_creator(creator).pending().newest_first()
+        shell["_badge_grant_requests"] = GrantRequest.objects.for_creator(creator).pending().newest_first()
     return capped_counts({**querysets, **shell})
 
 

@@ -75,7 +75,13 @@ def _creator_list_context(request: HttpRequest, creator: Creator, querydict: Que
     counts = _shell_counts(
         request,
         creator,
-        {**grants.by_status(), PENDING_TAB: requests.pending(), REQUESTS_TAB: requests, IDLE_TAB: grants.idle()},
+        {
+            **grants.by_status(),
+            # newest first, as their indexes are: the counts walk them (capped_counts)
+            PENDING_TAB: requests.pending().newest_first(),
+            REQUESTS_TAB: requests.newest_first(),
+            IDLE_TAB: grants.idle(),
+        },
     )
     context = {
         "creator": creator,

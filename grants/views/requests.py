@@ -56,7 +56,7 @@ def _creator_requests_context(request: HttpRequest, creator: Creator, querydict:
     status = querydict.get("status", RequestStatus.PENDING)
     status = status if status in RequestStatus.values or status == "all" else RequestStatus.PENDING
     requests = LivestreamAccessRequest.objects.for_creator(creator)
-    counts = _shell_counts(request, creator, requests.by_status())
+    counts = _shell_counts(request, creator, requests.counted_by_status())
     shown = requests if status == "all" else requests.with_status(status)
     tabs = [(value, RequestStatus(value).label, count_label(counts[value])) for value in REQUEST_TAB_ORDER]
     return {

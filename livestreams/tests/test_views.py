@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,7 +16,9 @@ from grants.factories import GrantFactory
 from grants.models import LivestreamAccessEvent, LivestreamAccessRequest
 from livestreams import writes
 from livestreams.factories import LivestreamFactory
+from livestreams.models import Cooperation
 from portal.factories import AgencyFactory, CreatorFactory, ShopFactory, SubAccountFactory
+from portal.pagination import KEYS_FIRST_FROM, PER_PAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +69,30 @@ def test_org_list_query_count_is_fixed(client, world, django_assert_num_queries,
     client.force_login(world["staff"])
     with django_assert_num_queries(5):  # a sub-account: its delegated creators instead of full grants
         assert client.get(reverse("livestreams:org_livestreams")).status_code == 200
+
+
+def test_org_list_deep_page_is_the_plain_page_keyed_by_livestream(client, world, django_assert_num_queries):
+    """From ``KEYS_FIRST_FROM`` on the page reads its keys first, by livestream (in the list's
+    index, unlike the cooperation's id): the same rows, in the same order, as the plain list."""
+    # Ties on the start time (three at each), broken by the livestream, descending.
+    started = timezone.now() - datetime.timedelta(days=3)
+    for i in range(KEYS_FIRST_FROM + 2 * PER_PAGE):
+        at = started - datetime.timedelta(hours=i // 3)
+        LivestreamFactory(creator=world["creator"], cooperating=[world["shop"]], minutes=0, started_at=at)
+    plain = list(
+        Cooperation.objects.for_organization(world["shop"]).newest_first().values_list("livestream_id", flat=True)
+    )
+    client.force_login(world["shop"].main_account)
+    number = KEYS_FIRST_FROM // PER_PAGE + 1
+    with CaptureQueriesContext(connection) as queries, django_assert_num_queries(6):
+        response = client.get(reverse("livestreams:org_livestreams"), {"page": number})
+    shown = [c.livestream_id for c in response.context["page"]]
+    start = (number - 1) * PER_PAGE
+    assert shown == plain[start : start + PER_PAGE]
+    if connection.vendor == "postgresql":
+        assert any(
+            '"livestreams_cooperation"."livestream_id" = ANY(ARRAY(' in q["sql"] for q in queries.captured_queries
+        )
 
 
 def test_org_list_marks_livestreams_opened_by_a_full_grant(client, world):

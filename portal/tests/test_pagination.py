@@ -21,15 +21,17 @@ def organizations():
     return Organization.objects.order_by("name", "-pk")
 
 
+@pytest.mark.parametrize("key", ["pk", "code"])  # the primary key, or another column unique among the rows
 @pytest.mark.parametrize("start", [0, KEYS_FIRST_FROM - 1, KEYS_FIRST_FROM, KEYS_FIRST_FROM + 41, KEYS_FIRST_FROM + 59])
-def test_keys_first_equals_the_plain_slice(organizations, start):
+def test_keys_first_equals_the_plain_slice(organizations, start, key):
     plain = [o.pk for o in list(organizations)[start : start + PER_PAGE + 1]]
     with CaptureQueriesContext(connection) as queries:
-        found = [o.pk for o in keys_first(organizations.all(), start, start + PER_PAGE + 1)]
+        found = [o.pk for o in keys_first(organizations.all(), start, start + PER_PAGE + 1, key=key)]
     assert found == plain
     assert len(queries.captured_queries) == 1
     if connection.vendor == "postgresql" and start >= KEYS_FIRST_FROM:
-        assert "= ANY(ARRAY(" in queries.captured_queries[0]["sql"]
+        column = "id" if key == "pk" else key
+        assert f'"portal_organization"."{column}" = ANY(ARRAY(' in queries.captured_queries[0]["sql"]
 
 
 def test_a_deep_page_of_paginate_is_the_plain_page(organizations):
