@@ -17,7 +17,8 @@ be invalidated.
 What differs on each request is filled in after the lookup: the CSRF token (masked anew for every
 response, as Django does) and the current path of the language form. Each worker keeps the last
 ``MAX_ENTRIES`` fragments (a few kB each) in memory; ``PORTAL_SHELL_CACHE = False`` renders the
-fragment every time (the tests compare both).
+fragment every time from the page's whole context, as without this module (the tests compare the
+two, so an input missing from ``INPUTS`` shows as a difference).
 """
 
 from __future__ import annotations
@@ -147,27 +148,24 @@ def render(nodelist, context) -> str:
     """The fragment ``nodelist`` for this request: from the cache when its inputs were seen
     before, else rendered from the inputs alone and kept."""
     request = context.get("request")
-    if request is None:
-        return nodelist.render(context)
+    if request is None or not getattr(settings, "PORTAL_SHELL_CACHE", True):
+        return nodelist.render(context)  # as if there were no cache: from the page's whole context
     match = getattr(request, "resolver_match", None)
     view_name = match.view_name if match else None
     values = {name: context.get(name) for name in INPUTS}
-    key = None
-    if getattr(settings, "PORTAL_SHELL_CACHE", True):
-        key = (translation.get_language(), get_script_prefix(), view_name, *(fingerprint(v) for v in values.values()))
-        with _lock:
-            html = _fragments.get(key)
-            if html is not None:
-                _fragments.move_to_end(key)
-    if key is None or html is None:
+    key = (translation.get_language(), get_script_prefix(), view_name, *(fingerprint(v) for v in values.values()))
+    with _lock:
+        html = _fragments.get(key)
+        if html is not None:
+            _fragments.move_to_end(key)
+    if html is None:
         values["request"] = ShellRequest(_ResolverMatch(view_name))
         values["csrf_token"] = _CSRF
         html = nodelist.render(context.new(values))
-        if key is not None:
-            with _lock:
-                _fragments[key] = html
-                while len(_fragments) > MAX_ENTRIES:
-                    _fragments.popitem(last=False)
+        with _lock:
+            _fragments[key] = html
+            while len(_fragments) > MAX_ENTRIES:
+                _fragments.popitem(last=False)
     return _fill(html, context, request)
 
 

@@ -101,13 +101,16 @@ def creator():
 
 
 class CountQueries:
-    """The capped counts' statements (``SELECT (SELECT COUNT(*) …), …``) run while it is active."""
+    """The capped counts' statements (``SELECT (SELECT COUNT(*) …), …``) run while it is active, and
+    the user's query that counts the bell (``notifications.context_processors.unread_annotation``)."""
 
     def __init__(self):
         self.statements: list[tuple[str, tuple]] = []
 
     def __call__(self, execute, sql, params, many, context):
-        if sql.startswith("SELECT (SELECT COUNT(*) FROM"):
+        if sql.startswith("SELECT (SELECT COUNT(*) FROM") or (
+            sql.startswith('SELECT "portal_user"') and "notifications_message" in sql
+        ):
             self.statements.append((sql, params))
         return execute(sql, params, many, context)
 

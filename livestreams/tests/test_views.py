@@ -84,7 +84,7 @@ def test_org_list_deep_page_is_the_plain_page_keyed_by_livestream(client, world,
     )
     client.force_login(world["shop"].main_account)
     number = KEYS_FIRST_FROM // PER_PAGE + 1
-    with CaptureQueriesContext(connection) as queries, django_assert_num_queries(6):
+    with CaptureQueriesContext(connection) as queries, django_assert_num_queries(5):
         response = client.get(reverse("livestreams:org_livestreams"), {"page": number})
     shown = [c.livestream_id for c in response.context["page"]]
     start = (number - 1) * PER_PAGE

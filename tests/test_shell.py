@@ -1,0 +1,179 @@
+"""The page shell's header is rendered once per distinct input and reused (portal.shell): it must be
+exactly what rendering it would give, for every role, and change the moment what it shows changes
+(a grant, a perspective, the language, a message) — in the same process, with nothing invalidated."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from grants import services
+from grants.factories import GrantFactory
+from notifications import services as notifications
+from portal import shell
+from portal.factories import CreatorFactory, ShopFactory, SubAccountFactory, UserFactory
+
+HEADER = re.compile(r'<header class="topbar">.*?</header>', re.S)
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    shell.clear()
+    yield
+    shell.clear()
+
+
+def header(response) -> str:
+    assert response.status_code == 200, response.status_code
+    found = HEADER.search(response.content.decode())
+    assert found, "no header"
+    return found.group(0)
+
+
+def tokens_out(html: str) -> str:
+    return TOKEN.sub('name="csrfmiddlewaretoken" value="…"', html)
+
+
+@pytest.fixture
+def world():
+    creator = CreatorFactory(name="壳子达人")
+    shop = ShopFactory(name="壳子小店")
+    grant = GrantFactory(creator=creator, organization=shop)
+    staff = SubAccountFactory(organization=shop)
+    admin = UserFactory(is_staff=True)
+    return {"creator": creator, "shop": shop, "grant": grant, "sub": staff, "admin": admin}
+
+
+def pages(world):
+    creator, shop = world["creator"], world["shop"]
+    return [
+        (creator.user, reverse("grants:creator_grants")),
+        (creator.user, reverse("livestreams:creator_overview", args=[creator.pk])),
+        (creator.user, reverse("grants:creator_requests") + "?status=all&q=%3Cb%3E"),
+        (shop.main_account, reverse("grants:org_home")),
+        (shop.main_account, reverse("livestreams:creator_overview", args=[creator.pk])),  # its perspective
+        (shop.main_account, reverse("notifications:inbox")),
+        (world["sub"], reverse("livestreams:org_livestreams")),
+        (world["admin"], reverse("notifications:inbox")),
+        (None, reverse("login")),
+    ]
+
+
+def test_the_cached_header_is_the_rendered_one_for_every_role(world, settings):
+    """Each page twice with the cache (the second from it) and once without: the same header but
+    for the CSRF token, which is masked anew for every response."""
+    for user, url in pages(world):
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        settings.PORTAL_SHELL_CACHE = True
+        first, second = header(client.get(url)), header(client.get(url))
+        settings.PORTAL_SHELL_CACHE = False
+        rendered = header(client.get(url))
+        assert tokens_out(first) == tokens_out(second) == tokens_out(rendered), url
+        assert TOKEN.findall(first) != TOKEN.findall(second), url  # not one token for every response
+    assert len(shell._fragments) == len(pages(world))
+
+
+def test_the_language_forms_path_is_each_requests_own_escaped(world, client):
+    client.force_login(world["creator"].user)
+    url = reverse("grants:creator_requests")
+    for query, shown in (("?status=all", "?status=all"), ("?q=%22%3E%3Cb%3E", "?q=%22%3E%3Cb%3E")):
+        html = header(client.get(url + query))
+        assert f'name="next" type="hidden" value="{url}{shown}"' in html
+    assert len(shell._fragments) == 1  # one fragment: the path is filled in, not part of the key
+
+
+def test_a_token_from_a_cached_header_is_accepted(world):
+    """The logout form of a header served from the cache carries this client's token."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["shop"].main_account)
+    url = reverse("grants:org_home")
+    client.get(url)
+    token = TOKEN.search(header(client.get(url))).group(1)  # the second: from the cache
+    response = client.post(reverse("logout"), {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+
+
+def test_a_narrowed_grant_changes_the_header_on_the_next_request(world, client):
+    creator, main = world["creator"], world["shop"].main_account
+    client.force_login(main)
+    overview = reverse("livestreams:creator_overview", args=[creator.pk])
+    assert f'href="{overview}"' in header(client.get(overview))  # 达人数据 → the overview
+    services.change_scope(grant=world["grant"], scope=["livestreams"], actor=creator.user)
+    livestreams = reverse("livestreams:creator_livestreams", args=[creator.pk])
+    html = header(client.get(livestreams))
+    assert f'href="{livestreams}"' in html
+    assert f'href="{overview}"' not in html
+
+
+def test_a_revoked_grant_takes_the_creator_out_of_the_header(world, client):
+    creator, main = world["creator"], world["shop"].main_account
+    client.force_login(main)
+    home = reverse("grants:org_home")
+    client.get(reverse("livestreams:creator_overview", args=[creator.pk]))  # enters the perspective
+    assert "壳子达人" in header(client.get(home))
+    services.revoke(grant=world["grant"], actor=creator.user)
+    html = header(client.get(home, follow=True))
+    assert "壳子达人" not in html
+    assert "壳子小店" in html
+
+
+def test_switching_the_perspective_changes_the_header(world, client):
+    creator, main = world["creator"], world["shop"].main_account
+    client.force_login(main)
+    home = reverse("grants:org_home")
+    assert "壳子达人" not in header(client.get(home))
+    client.post(reverse("grants:switch_perspective"), {"creator": creator.pk})
+    assert "壳子达人" in header(client.get(home))
+    client.post(reverse("grants:switch_perspective"), {"creator": ""})
+    assert "壳子达人" not in header(client.get(home))
+
+
+def test_switching_the_language_changes_the_header(world, client):
+    client.force_login(world["shop"].main_account)
+    home = reverse("grants:org_home")
+    assert "退出" in header(client.get(home))
+    client.post(reverse("set_language"), {"language": "en", "next": home})
+    html = header(client.get(home))
+    assert "Log out" in html
+    assert "退出" not in html
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": home})
+    assert "退出" in header(client.get(home))
+
+
+def test_a_new_message_changes_the_bell_on_the_next_request(world, client):
+    main = world["shop"].main_account
+    client.force_login(main)
+    home = reverse("grants:org_home")
+    assert 'class="bell-count" hidden' in header(client.get(home))
+    notifications.notify(
+        recipients=[main], kind="grant_changed", link="/org/",
+        params={"creator": "壳子达人", "operation": "renew", "starts_on": "2026-12-01", "ends_on": "2027-01-01"},
+    )  # fmt: skip
+    assert re.search(r'class="bell-count">1<', header(client.get(home)))
+
+
+def test_a_renamed_organization_changes_the_header(world, client):
+    client.force_login(world["shop"].main_account)
+    home = reverse("grants:org_home")
+    assert "壳子小店" in header(client.get(home))
+    type(world["shop"]).objects.filter(pk=world["shop"].pk).update(name="改名小店")
+    html = header(client.get(home))
+    assert "改名小店" in html
+    assert "壳子小店" not in html
+
+
+def test_an_input_of_an_unknown_kind_is_refused():
+    with pytest.raises(TypeError, match="cannot fingerprint"):
+        shell.fingerprint(object())
+
+
+def test_a_deferred_field_is_not_loaded_for_the_key(world, django_assert_num_queries):
+    shop = type(world["shop"]).objects.only("pk").get(pk=world["shop"].pk)
+    with django_assert_num_queries(0):
+        shell.fingerprint(shop)
