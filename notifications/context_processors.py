@@ -30,7 +30,7 @@ class _CappedCount(Subquery):
     output_field = IntegerField()
 
 
-# The attribute of the request's user that carries the bell's count (settings.PORTAL_USER_ANNOTATIONS).
+# The attribute of the request's user that carries the bell's count (registered in apps.py).
 USER_ANNOTATION = "shell_unread_messages"
 
 

@@ -1,16 +1,23 @@
+from collections.abc import Callable
+
 from axes.backends import AxesStandaloneBackend
-from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.utils.module_loading import import_string
 
 from .compiled import CompiledQuery
 
+_ANNOTATIONS: dict[str, Callable] = {}
+
+
+def annotate_users(name: str, expression: Callable) -> None:
+    """What another app adds to the user of every request: the attribute ``name``, read by the
+    expression ``expression()`` returns (an app registers it in its ``ready()``: the notifications
+    app, the bell's unread count), so the user query carries it without portal importing the app."""
+    _ANNOTATIONS[name] = expression
+    PortalBackend._query = None  # compiled again with it
+
 
 def user_annotations() -> dict:
-    """What other apps add to the user of every request, by name: ``PORTAL_USER_ANNOTATIONS`` maps
-    an attribute to the dotted path of a function returning its expression (the notifications app
-    adds the bell's unread count), so the user query carries it without portal importing them."""
-    return {name: import_string(path)() for name, path in getattr(settings, "PORTAL_USER_ANNOTATIONS", {}).items()}
+    return {name: expression() for name, expression in _ANNOTATIONS.items()}
 
 
 def _user_with_party(user_model) -> CompiledQuery:

@@ -129,10 +129,6 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "portal.wsgi.application"
 
-# What the query loading the request's user also reads (portal.backends.user_annotations): the
-# bell's unread count, so the header costs no round trip of its own.
-PORTAL_USER_ANNOTATIONS = {"shell_unread_messages": "notifications.context_processors.unread_annotation"}
-
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
