@@ -85,8 +85,7 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
     )
     ids = [cooperation.livestream_id for cooperation in page]
     requests = {
-        r.livestream_id: r
-        for r in LivestreamAccessRequest.objects.for_organization(organization).open().filter(livestream_id__in=ids)
+        r.livestream_id: r for r in LivestreamAccessRequest.objects.for_livestreams_of(organization, ids).open()
     }
     # A main account whose organization holds an active full-data grant sees every module too.
     granted = access.creators_viewable(request.user, {c.livestream.creator_id for c in page}, "modules")
@@ -141,12 +140,7 @@ def _basic_products(request: HttpRequest, livestream: Livestream, answer):
 def _request_state(request: HttpRequest, livestream: Livestream):
     """The organization's open (pending or approved) request for the livestream, if any."""
     membership = request.user.membership_or_none
-    return (
-        LivestreamAccessRequest.objects.for_livestream(livestream)
-        .filter(organization_id=membership.organization_id)
-        .open()
-        .first()
-    )
+    return LivestreamAccessRequest.objects.for_livestreams_of(membership.organization, [livestream.pk]).open().first()
 
 
 def _detail_context(request: HttpRequest, livestream: Livestream, answer) -> dict:
