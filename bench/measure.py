@@ -337,8 +337,10 @@ def measure_lists(quick: bool) -> dict:
         client = clients[spec["kind"], party]
         path = spec["path"].format(party=party)
         first, far = [], []
-        for _ in range(max(5, rounds // 3)):
-            for bucket, page in ((first, 1), (far, 400)):
+        # As many rounds as the pages above, page 1 and page 400 taking turns at going first.
+        for round_number in range(rounds):
+            pair = ((first, 1), (far, 400))
+            for bucket, page in pair if round_number % 2 == 0 else pair[::-1]:
                 started = time.perf_counter()
                 response = client.get(path, {**spec.get("query", {}), "page": page})
                 bucket.append(time.perf_counter() - started)
