@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,6 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.converters import parse_id
 from portal.exports import csv_response
 from portal.pagination import paginate
+from portal.responses import page_or_fragment
 
 from . import access
 from .forms import AccessLogFilterForm, AuthorizeForm
@@ -77,10 +78,7 @@ def access_log(request: HttpRequest) -> HttpResponse:
         "retention_days": 180,
         "export_query": request.GET.urlencode(),
     }
-    template = "grants/access_log.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#access-log-list"
-    return render(request, template, context)
+    return page_or_fragment(request, "grants/access_log.html", "access-log-list", context)
 
 
 LOG_COLUMNS = (

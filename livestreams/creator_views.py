@@ -10,7 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -19,6 +18,7 @@ from grants.perspective import creator_data_view
 from portal.exports import csv_response
 from portal.pagination import paginate
 from portal.replicas import reads_replica
+from portal.responses import page_or_fragment
 
 from . import speedups
 from .models import SORT_KEYS, Livestream
@@ -73,10 +73,7 @@ def overview(request: HttpRequest, answer) -> HttpResponse:
             top_products=speedups.creator_top_products(creator, date_range.start, date_range.end),
             top_shops=speedups.creator_top_shops(creator, date_range.start, date_range.end),
         )
-    template = "livestreams/creator_overview.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#overview-body"
-    return render(request, template, context)
+    return page_or_fragment(request, "livestreams/creator_overview.html", "overview-body", context)
 
 
 def _overview_figures(creator, date_range) -> dict:
@@ -113,10 +110,7 @@ def livestream_list(request: HttpRequest, answer) -> HttpResponse:
         sort=sort,
         sorts=[(key, SORT_LABELS[key]) for key in SORT_KEYS],
     )
-    template = "livestreams/creator_livestreams.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#livestream-table"
-    return render(request, template, context)
+    return page_or_fragment(request, "livestreams/creator_livestreams.html", "livestream-table", context)
 
 
 CSV_COLUMNS = (

@@ -34,7 +34,7 @@ from grants import access, services
 from grants.models import LivestreamAccessRequest
 from portal import replicas
 from portal.pagination import paginate
-from portal.responses import after_write
+from portal.responses import after_write, page_or_fragment
 
 from . import speedups
 from .charts import Series
@@ -93,10 +93,7 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
         cooperation.open_request = requests.get(cooperation.livestream_id)
         cooperation.full_grant = cooperation.livestream.creator_id in granted
     context = {"page": page, "organization": organization}
-    template = "livestreams/org_livestreams.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#livestream-list"
-    return render(request, template, context)
+    return page_or_fragment(request, "livestreams/org_livestreams.html", "livestream-list", context)
 
 
 # --- one livestream ------------------------------------------------------------------------------

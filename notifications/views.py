@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.pagination import paginate
+from portal.responses import page_or_fragment
 
 from . import calendar, services
 from .context_processors import unread_label
@@ -35,10 +36,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     """Unread (the default) or all messages, newest first, a page at a time; each rendered now, in
     the page's language."""
     context = _inbox_context(request, _show_param(request))
-    template = "notifications/inbox.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#inbox-list"
-    return render(request, template, context)
+    return page_or_fragment(request, "notifications/inbox.html", "inbox-list", context)
 
 
 def _is_local(link: str) -> bool:

@@ -7,10 +7,18 @@ from collections.abc import Callable
 from urllib.parse import SplitResult, urlsplit
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseClientRedirect
 
 logger = logging.getLogger(__name__)
+
+
+def page_or_fragment(request: HttpRequest, template: str, fragment: str, context: dict) -> HttpResponse:
+    """``template`` rendered whole, or only its partial ``fragment`` for an HTMX request that swaps
+    part of the page (a tab, a filter, a page of rows); a boosted navigation gets the whole page."""
+    if request.htmx and not request.htmx.boosted:
+        template += f"#{fragment}"
+    return render(request, template, context)
 
 
 def after_write(request: HttpRequest, build: Callable[[], HttpResponse], *, fallback: str) -> HttpResponse:

@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 from portal.converters import parse_id
 from portal.models import Creator, Organization
 from portal.pagination import paginate
-from portal.responses import after_write, current_url
+from portal.responses import after_write, current_url, page_or_fragment
 
 from .. import access, services
 from ..forms import (
@@ -109,10 +109,7 @@ def _creator_list_context(request: HttpRequest, creator: Creator, querydict: Que
 def creator_grants(request: HttpRequest) -> HttpResponse:
     creator = _creator_of(request)
     context = _creator_list_context(request, creator, request.GET)
-    template = "grants/creator_grants.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#grant-list"
-    return render(request, template, context)
+    return page_or_fragment(request, "grants/creator_grants.html", "grant-list", context)
 
 
 def _after_action(request: HttpRequest, creator: Creator, grant: Grant | None, message: str) -> HttpResponse:

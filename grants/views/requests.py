@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.models import Creator
 from portal.pagination import paginate
-from portal.responses import after_write, current_url
+from portal.responses import after_write, current_url, page_or_fragment
 
 from .. import access, bulk, services
 from ..forms import (
@@ -72,10 +72,7 @@ def _creator_requests_context(request: HttpRequest, creator: Creator, querydict:
 def creator_requests(request: HttpRequest) -> HttpResponse:
     creator = _creator_of(request)
     context = _creator_requests_context(request, creator, request.GET)
-    template = "grants/creator_requests.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#request-list"
-    return render(request, template, context)
+    return page_or_fragment(request, "grants/creator_requests.html", "request-list", context)
 
 
 def _creator_livestream_requests(creator: Creator):
