@@ -1,6 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
-from notifications.context_processors import USER_ANNOTATION, unread_label
+from notifications.context_processors import unread_label, unread_with_user
 from notifications.models import Message
 
 from . import access
@@ -16,7 +16,7 @@ def pending_badges(creator, user) -> dict[str, SimpleLazyObject]:
     with the user (``notifications.context_processors.unread_annotation``); where the user was
     loaded without it, the same query counts it too."""
     counted: dict[str, int] = {}
-    names = SHELL_COUNTS if getattr(user, USER_ANNOTATION, None) is None else SHELL_COUNTS[:2]
+    names = SHELL_COUNTS if unread_with_user(user) is None else SHELL_COUNTS[:2]
 
     def count(name: str):
         if not counted:

@@ -34,6 +34,12 @@ class _CappedCount(Subquery):
 USER_ANNOTATION = "shell_unread_messages"
 
 
+def unread_with_user(user) -> int | None:
+    """The unread count read with the request's user (``unread_annotation``); None for a user
+    loaded otherwise (a factory's, a shell's), whose count must be queried."""
+    return getattr(user, USER_ANNOTATION, None)
+
+
 def unread_annotation():
     """The bell's count as an expression on the user query (``portal.backends``): the same capped
     read of the unread index as ``unread_count``, made in the query that loads the request's user,
@@ -56,7 +62,7 @@ def bell(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    counted = getattr(user, USER_ANNOTATION, None)  # read with the user at the start of the request
+    counted = unread_with_user(user)  # read with the user at the start of the request
     if counted is not None:
         return {"unread_count": unread_label(counted)}
     return {"unread_count": SimpleLazyObject(lambda: unread_label(unread_count(user)))}

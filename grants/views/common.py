@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext as _
 
-from notifications.context_processors import USER_ANNOTATION, unread_label
+from notifications.context_processors import unread_label, unread_with_user
 from notifications.models import Message
 from portal.models import Creator
 from portal.pagination import paginate
@@ -48,7 +48,7 @@ def _shell_counts(request: HttpRequest, creator: Creator | None, querysets: dict
     shell shows: the creator's two pending badges and the bell. The view passes them to the
     template, so neither the badges nor the bell query again."""
     shell = {}
-    if getattr(request.user, USER_ANNOTATION, None) is None:  # else the bell came with the user
+    if unread_with_user(request.user) is None:  # else the bell came with the user
         shell["_unread"] = Message.objects.unread_for(request.user)
     if creator is not None:
         # newest first: the order of the (creator, status, time) index the counts walk
