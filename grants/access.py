@@ -559,16 +559,14 @@ def livestream_access(user, livestream, page: str | None = None) -> LivestreamAc
     if own:
         return LivestreamAccess(detail=True, modules=True, owner=True)
     values = {"user": user.pk, "livestream": livestream.pk, "creator": livestream.creator_id, "day": today()}
-    recorded = None
     if page is not None and own is False and access_log.records_with_answer():
         rows, recorded = _answer_recorded(user, livestream, page, values)
-    else:
-        check = speedups.LIVESTREAM_ACCESS_OF_ANYONE if own is None else speedups.LIVESTREAM_ACCESS_OF_MEMBER
-        rows = check.rows(**values)
-    answer = _livestream_answer(rows)
-    if recorded is not None:
+        answer = _livestream_answer(rows)
         _check_recorded(user, livestream, page, answer, recorded)
-    elif page is not None and answer.detail:
+        return answer
+    check = speedups.LIVESTREAM_ACCESS_OF_ANYONE if own is None else speedups.LIVESTREAM_ACCESS_OF_MEMBER
+    answer = _livestream_answer(check.rows(**values))
+    if page is not None:
         record_view(user, answer, page, livestream=livestream)
     return answer
 
@@ -601,8 +599,8 @@ def _livestream_answer(rows) -> LivestreamAccess:
 
 def _answer_recorded(user, livestream, page: str, values: dict):
     """The member's answer for ``livestream`` and the view of ``page`` recorded, in one statement:
-    (the answer's rows, what was recorded: ``(grant id, request id, delegation id)``, ``()`` for
-    nothing, or None when the user is no member)."""
+    (the answer's rows, what was recorded: ``(grant id, request id, delegation id)``, or ``()``
+    for nothing)."""
     connection = access_log.connection()
     now = timezone.now()
     extra = access_log.recorded_params(
@@ -615,7 +613,7 @@ def _answer_recorded(user, livestream, page: str, values: dict):
     except DatabaseError as error:
         _not_recorded(user, livestream.creator_id, page, error)
     if not rows:
-        return rows, None
+        return rows, ()
     grant_id, request_id, delegation_id, written = rows[-1][5:]
     return rows, ((grant_id, request_id, delegation_id) if written else ())
 
