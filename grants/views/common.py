@@ -7,16 +7,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext as _
 
-from notifications.context_processors import unread_label, unread_with_user
-from notifications.models import Message
 from portal.models import Creator
 from portal.pagination import paginate
 
 from .. import access
+from ..context_processors import shell_querysets
 from ..models import (
-    GrantRequest,
     GrantStatus,
-    LivestreamAccessRequest,
     today,
 )
 from ..speedups import capped_counts, count_label, nearest_expiry_rows
@@ -45,24 +42,10 @@ IDLE_TAB = "idle"
 
 def _shell_counts(request: HttpRequest, creator: Creator | None, querysets: dict) -> dict[str, int]:
     """Capped counts of ``querysets`` (a list's tabs) in one query, together with what the page's
-    shell shows: the creator's two pending badges and the bell. The view passes them to the
-    template, so neither the badges nor the bell query again."""
-    shell = {}
-    if unread_with_user(request.user) is None:  # else the bell came with the user
-        shell["_unread"] = Message.objects.unread_for(request.user)
-    if creator is not None:
-        # newest first: the order of the (creator, status, time) index the counts walk
-        shell["_badge_requests"] = LivestreamAccessRequest.objects.for_creator(creator).pending().newest_first()
-        shell["_badge_grant_requests"] = GrantRequest.objects.for_creator(creator).pending().newest_first()
-    return capped_counts({**querysets, **shell})
-
-
-def _shell_context(counts: dict[str, int]) -> dict:
-    context = {"unread_count": unread_label(counts["_unread"])} if "_unread" in counts else {}
-    if "_badge_requests" in counts:
-        context["pending_request_count"] = count_label(counts["_badge_requests"])
-        context["pending_grant_request_count"] = count_label(counts["_badge_grant_requests"])
-    return context
+    shell counts (``shell_querysets``: the creator's two pending badges, the bell unless it came with
+    the user). The view passes them to the template (``shell_labels``), so the shell does not query
+    again."""
+    return capped_counts({**querysets, **shell_querysets(creator, request.user)})
 
 
 def _search_param(querydict: QueryDict) -> str:

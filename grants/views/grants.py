@@ -23,6 +23,7 @@ from portal.pagination import paginate
 from portal.responses import after_write, current_url, page_or_fragment
 
 from .. import access, services
+from ..context_processors import shell_labels
 from ..forms import (
     AuthorizeForm,
     DelegateForm,
@@ -49,7 +50,6 @@ from .common import (
     _creator_tabs,
     _nearest_expiry_page,
     _search_param,
-    _shell_context,
     _shell_counts,
     _status_param,
 )
@@ -90,7 +90,7 @@ def _creator_list_context(request: HttpRequest, creator: Creator, querydict: Que
         "q": term,
         "highlight": highlight,
         "query_params": querydict,
-        **_shell_context(counts),
+        **shell_labels(counts),
     }
     if tab in (PENDING_TAB, REQUESTS_TAB):
         shown = requests.pending() if tab == PENDING_TAB else requests

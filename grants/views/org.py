@@ -20,6 +20,7 @@ from portal.pagination import paginate
 
 from .. import access, services
 from .. import perspective as perspectives
+from ..context_processors import shell_labels
 from ..forms import (
     RequestExtensionForm,
     RequestGrantForm,
@@ -31,7 +32,7 @@ from ..models import (
     LivestreamAccessRequest,
     today,
 )
-from .common import _nearest_expiry_page, _search_param, _shell_context, _shell_counts, _status_param, _tabs
+from .common import _nearest_expiry_page, _search_param, _shell_counts, _status_param, _tabs
 from .grants import _grant_request_rows, _render_action, _safe_next
 
 # --- organization: 个人中心 ---------------------------------------------------------------------
@@ -64,7 +65,7 @@ def org_home(request: HttpRequest) -> HttpResponse:
     else:  # a sub-account: the creators delegated to it (SPEC §12), one query
         context["my_delegations"] = access.switchable(request.user, SWITCHER_OPTIONS)
     counts = _shell_counts(request, None, grants.by_status() if grants is not None else {})
-    context.update(_shell_context(counts))
+    context.update(shell_labels(counts))
     if grants is not None:
         context.update(_org_grant_list(request, grants, counts, context["status"]))
         own = GrantRequest.objects.for_organization(organization_id).newest_first()

@@ -18,6 +18,7 @@ from portal.pagination import paginate
 from portal.responses import after_write, current_url, page_or_fragment
 
 from .. import access, bulk, services
+from ..context_processors import shell_labels
 from ..forms import (
     ApproveRequestForm,
     BulkForm,
@@ -32,7 +33,7 @@ from ..models import (
     today,
 )
 from ..speedups import count_label
-from .common import PENDING_TAB, _creator_of, _shell_context, _shell_counts
+from .common import PENDING_TAB, _creator_of, _shell_counts
 from .grants import _after_action, _creator_list_context, _done, _grant_request_rows, _render_action, _safe_next
 from .org import _request_history
 
@@ -64,7 +65,7 @@ def _creator_requests_context(request: HttpRequest, creator: Creator, querydict:
         "tabs": tabs + [("all", _("全部"), count_label(counts["all"]))],
         "status": status,
         "query_params": querydict,
-        **_shell_context(counts),
+        **shell_labels(counts),
     }
 
 
