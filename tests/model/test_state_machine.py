@@ -71,6 +71,10 @@ EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "200"))
 MODEL_SETTINGS = settings(
     max_examples=EXAMPLES,
     stateful_step_count=30,
+    # The same examples on every run: the coverage check below (MUST_HAPPEN) cannot pass or fail by
+    # luck. One CI run reached forbid_delegation in none of 200 random examples (2026-12-06); the
+    # price is that a run no longer explores new sequences (MODEL_EXAMPLES raises the count).
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
