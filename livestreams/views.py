@@ -32,7 +32,7 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from grants import access, services
 from grants.models import LivestreamAccessRequest
-from portal import replicas
+from portal import replicas, shell
 from portal.pagination import paginate
 from portal.responses import after_write, page_or_fragment
 
@@ -266,15 +266,25 @@ def _module_page(request: HttpRequest, livestream: Livestream, module: str, temp
     """The module page: its content from the cache when the livestream has ended (else rendered by
     ``template``'s ``#module`` partial from ``load()``'s context), inside a shell rendered now."""
     key = module_cache_key(livestream, module)
-    content = cache.get(key) if key is not None else None
-    if content is None:
-        content = render_to_string(f"{template}#module", load(), request)
-        # Read from a replica that has not caught up with the row the key was made of, the content
-        # would outlive its data: it is shown, not kept.
-        if key is not None and replicas.agrees(livestream):
-            cache.set(key, content, MODULE_CACHE_SECONDS)
-    # The shell around it (title, navigation, switcher, banner, messages) is rendered per request.
-    return render(request, template, {"livestream": livestream, "module_html": mark_safe(content)})  # noqa: S308 - our rendering
+
+    def context() -> tuple[dict, bool]:
+        content = cache.get(key) if key is not None else None
+        keep = content is not None
+        if content is None:
+            content = render_to_string(f"{template}#module", load(), request)
+            # Read from a replica that has not caught up with the row the key was made of, the
+            # content would outlive its data: it is shown, not kept.
+            keep = key is not None and replicas.agrees(livestream)
+            if keep:
+                cache.set(key, content, MODULE_CACHE_SECONDS)
+        return {"livestream": livestream, "module_html": mark_safe(content)}, keep  # noqa: S308 - our rendering
+
+    if key is None:
+        return render(request, template, context()[0])
+    # The page around the content (title, navigation, switcher, banner) is the same for this viewer
+    # until one of its inputs changes: the shell keeps the whole page, under the content's key and
+    # the livestream row it shows, and fills in the CSRF token per request.
+    return shell.render_page(request, template, context, key=(key, shell.fingerprint(livestream)))
 
 
 @replicas.reads_replica

@@ -44,6 +44,7 @@ class CompiledQuery:
         self.using = using
         self.params = params
         self._compiled: dict[tuple[str, str], tuple[str, list, Any]] = {}
+        self._converters: dict[str, dict] = {}
         self._lock = threading.Lock()
 
     def _placeholders(self) -> dict[str, object]:
@@ -127,8 +128,12 @@ class CompiledQuery:
         names = [column[0].target.attname for column in select[first:last]]
         populators = get_related_populators(klass_info, select, alias)
         annotations = list(compiler.annotation_col_map.items())
+        converters = self._converters.get(alias)
+        if converters is None:  # as ``results_iter()`` finds them, once
+            fields = [column[0] for column in select[: compiler.col_count]]
+            converters = self._converters[alias] = compiler.get_converters(fields)
         instances = []
-        for row in compiler.results_iter([rows]):
+        for row in compiler.apply_converters(rows, converters) if converters else rows:
             instance = model.from_db(alias, names, row[first:last])
             for populator in populators:
                 populator.populate(row, instance)

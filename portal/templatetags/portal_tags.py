@@ -10,18 +10,43 @@ register = template.Library()
 class ShellNode(template.Node):
     def __init__(self, nodelist):
         self.nodelist = nodelist
+        self.slots = tuple(slot.nodelist for slot in nodelist.get_nodes_by_type(SlotNode))
+        for index, slot in enumerate(nodelist.get_nodes_by_type(SlotNode)):
+            slot.stand_in = shell.slot_stand_in(index)
 
     def render(self, context):
-        return shell.render(self.nodelist, context)
+        return shell.render(self.nodelist, context, self.slots)
+
+
+class SlotNode(template.Node):
+    stand_in = None  # numbered by the region it is in
+
+    def __init__(self, nodelist):
+        self.nodelist = nodelist
+
+    def render(self, context):
+        if self.stand_in is not None and context.get(shell.SKELETON):
+            return self.stand_in
+        return self.nodelist.render(context)
 
 
 @register.tag
 def shellcache(parser, token):
-    """``{% shellcache %}…{% endshellcache %}``: the page header, rendered from its inputs alone and
-    reused while they are unchanged (``portal.shell``)."""
+    """``{% shellcache %}…{% endshellcache %}``: the page's layout, rendered from its inputs alone
+    and reused while they are unchanged, with its ``{% slot %}``s rendered for each request
+    (``portal.shell``)."""
     nodelist = parser.parse(("endshellcache",))
     parser.delete_first_token()
     return ShellNode(nodelist)
+
+
+@register.tag
+def slot(parser, token):
+    """``{% slot %}…{% endslot %}`` inside ``{% shellcache %}``: the page's own part, rendered from
+    its whole context on every request (the title, the content, the messages)."""
+    nodelist = parser.parse(("endslot",))
+    parser.delete_first_token()
+    return SlotNode(nodelist)
 
 
 @register.simple_tag
