@@ -571,6 +571,49 @@ def livestream_access(user, livestream, page: str | None = None) -> LivestreamAc
     return answer
 
 
+def livestream_and_access(user, livestream_id: int, row_query, page: str | None = None):
+    """``(livestream, answer)``: the livestream ``livestream_id`` as ``row_query`` reads it (a
+    compiled query of the livestream's row by id, ``livestream="id"``; its one instance, or None if
+    there is none) and ``livestream_access``'s answer for it (``NO_LIVESTREAM_ACCESS`` for none).
+
+    For a data page (``page``) of a member on PostgreSQL, the row, the answer and the view's record
+    are one statement (``speedups.livestream_row_access_recorded``); what it recorded is checked
+    against the answer derived here, as ``livestream_access`` does. Otherwise the row, then
+    ``livestream_access``."""
+    known, own = _own_creator(user) if user is not None and user.is_authenticated else (False, None)
+    if page is not None and known and own is None and access_log.records_with_answer():
+        return _row_answer_recorded(user, livestream_id, row_query, page)
+    found = row_query.objects(livestream=livestream_id)
+    if not found:
+        return None, NO_LIVESTREAM_ACCESS
+    return found[0], livestream_access(user, found[0], page=page)
+
+
+def _row_answer_recorded(user, livestream_id: int, row_query, page: str):
+    connection = access_log.connection()
+    now, day = timezone.now(), today()
+    statement = speedups.livestream_row_access_recorded(row_query)
+    alias = connection.alias
+    extra = statement.answer.bound(alias, user=user.pk, livestream=livestream_id, day=day)
+    extra += access_log.row_recorded_params(
+        connection, viewer_id=user.pk, page=AccessPage(page).value, livestream_id=livestream_id, at=now,
+        day=timezone.localdate(now),
+    )  # fmt: skip
+    try:
+        found = statement.statements[not connection.in_atomic_block].objects_and_rest(
+            extra=extra, livestream=livestream_id
+        )
+    except DatabaseError as error:
+        _not_recorded(user, None, page, error)
+    if not found:
+        return None, NO_LIVESTREAM_ACCESS
+    livestream, rest = found[-1]
+    rows = [rest[:5]] if rest[0] is not None else []  # owner is False for a member, NULL for none
+    answer = _livestream_answer(rows)
+    _check_recorded(user, livestream, page, answer, access_log.recorded(*rest[5:8]))
+    return livestream, answer
+
+
 def _livestream_answer(rows) -> LivestreamAccess:
     if any(row[0] for row in rows):
         return LivestreamAccess(detail=True, modules=True, owner=True)
@@ -614,8 +657,7 @@ def _answer_recorded(user, livestream, page: str, values: dict):
         _not_recorded(user, livestream.creator_id, page, error)
     if not rows:
         return rows, ()
-    grant_id, request_id, delegation_id, written = rows[-1][5:]
-    return rows, ((grant_id, request_id, delegation_id) if written else ())
+    return rows, access_log.recorded(*rows[-1][5:8])
 
 
 def _check_recorded(user, livestream, page: str, answer: LivestreamAccess, recorded) -> None:

@@ -115,9 +115,9 @@ def livestream_answer_recorded(*, code: int, modules_bit: int, asynchronous: boo
     for a livestream (``grants.speedups``: the answer's columns and ``organization_id``, one row or
     none) that records the view in the same statement: a data-modifying ``WITH`` upserts the day's
     row when the answer rests on an authority, and the statement returns the answer with what it
-    recorded (``grant_id``, ``livestream_request_id``, ``delegation_id``, and whether a row was
-    written). The decision and its record are one round trip: the page cannot be decided without
-    being recorded, and a failed write fails the decision (the page is refused).
+    recorded (``grant_id``, ``livestream_request_id``, ``delegation_id``: see ``recorded()``). The
+    decision and its record are one round trip: the page cannot be decided without being recorded,
+    and a failed write fails the decision (the page is refused).
 
     The authority is the one ``grants.access.livestream_access`` derives from the same columns: a
     grant code whose scope has the modules (``code % CODE & modules_bit``) is the grant (the main
@@ -127,34 +127,85 @@ def livestream_answer_recorded(*, code: int, modules_bit: int, asynchronous: boo
     answer's: viewer, creator, page, livestream, day, time (``RECORDED_PARAMS``)."""
 
     def wrap(answer_sql: str, connection) -> str:
-        quote = connection.ops.quote_name
-        table = quote(AccessLogEntry._meta.db_table)
-        delegations = quote(Delegation._meta.db_table)
-        columns = ", ".join(quote(c) for c in _COLUMNS)
-        opened = f"(a.grant_code IS NOT NULL AND (a.grant_code %% {code}) & {modules_bit} <> 0)"  # %% for %
-        key = f"a.grant_code / {code}"
-        grant_of_delegation = f"(SELECT d.grant_id FROM {delegations} d WHERE d.id = {key})"  # noqa: S608 - ours
-        grant_id = f"CASE WHEN {opened} THEN CASE WHEN a.main THEN {key} ELSE {grant_of_delegation} END END"
-        delegation_id = f"CASE WHEN {opened} AND NOT a.main THEN {key} END"
-        request_id = f"CASE WHEN NOT {opened} THEN a.request_id END"
-        sources = "answer a, async_commit" if asynchronous else "answer a"
-        insert = (
-            f"INSERT INTO {table} ({columns}) "  # noqa: S608 - our own identifiers
-            f"SELECT %s::bigint, %s::bigint, a.organization_id, %s::varchar, %s::bigint, %s::date, "
-            f"%s::timestamptz, %s::timestamptz, 1, {grant_id}, {request_id}, {delegation_id} "
-            f"FROM {sources} WHERE {opened} OR a.request_id IS NOT NULL "
-            f"{_conflict(connection, with_livestream=True)} "
-            f"RETURNING grant_id, livestream_request_id, delegation_id"
-        )
+        insert = _recorded_insert(connection, code, modules_bit, asynchronous, creator="%s::bigint")
         ctes = [f"answer AS ({answer_sql})", *([_ASYNC_COMMIT] if asynchronous else []), f"recorded AS ({insert})"]
+        return f"WITH {', '.join(ctes)} SELECT {_ANSWER_RECORDED} FROM answer a LEFT JOIN recorded r ON true"  # noqa: S608
+
+    return wrap
+
+
+ROW = "ls"  # the livestream's row in ``livestream_row_answer_recorded``: the answer may read it
+
+
+def livestream_row_answer_recorded(*, answer, code: int, modules_bit: int, asynchronous: bool):
+    """The same statement around the livestream's row (``portal.compiled.CompiledQuery(wrap=…)`` of
+    the livestream's query): the row, the member's answer (``answer``: a compiled query with the
+    answer's columns, ``organization_id`` and ``creator_id``, the livestream's creator read in the
+    statement) and what was recorded, in one round trip. Each row is the livestream's columns, then
+    the answer's and the record's (NULL for a non-member); no row when there is no such livestream.
+    Parameters after the row query's: the answer's (``answer.bound``), then viewer, page,
+    livestream, day, time (``row_recorded_params``)."""
+
+    def wrap(row_sql: str, connection) -> str:
+        insert = _recorded_insert(connection, code, modules_bit, asynchronous, creator="a.creator_id")
+        ctes = [
+            f"{ROW} AS ({row_sql})",
+            f"answer AS ({answer.sql(connection.alias)})",
+            *([_ASYNC_COMMIT] if asynchronous else []),
+            f"recorded AS ({insert})",
+        ]
         return (
-            f"WITH {', '.join(ctes)} "  # noqa: S608 - SQL the ORM compiled and our own identifiers
-            "SELECT a.owner, a.request_id, a.grant_code, a.cooperating, a.main, "
-            "r.grant_id, r.livestream_request_id, r.delegation_id, r.grant_id IS NOT NULL OR "
-            "r.livestream_request_id IS NOT NULL FROM answer a LEFT JOIN recorded r ON true"
+            f"WITH {', '.join(ctes)} SELECT {ROW}.*, {_ANSWER_RECORDED} "  # noqa: S608 - SQL the ORM compiled and ours
+            f"FROM {ROW} LEFT JOIN answer a ON true LEFT JOIN recorded r ON true"
         )
 
     return wrap
+
+
+# The statement's answer and record columns (see ``livestream_answer_recorded``).
+# (A row written has a grant or a request: ``recorded()`` tells whether one was.)
+_ANSWER_RECORDED = (
+    "a.owner, a.request_id, a.grant_code, a.cooperating, a.main, r.grant_id, r.livestream_request_id, r.delegation_id"
+)
+
+
+def recorded(grant_id, request_id, delegation_id) -> tuple:
+    """What the statement recorded, from its last three columns: ``(grant id, request id,
+    delegation id)``, or ``()`` for no row written."""
+    return (grant_id, request_id, delegation_id) if grant_id is not None or request_id is not None else ()
+
+
+def _recorded_insert(connection, code: int, modules_bit: int, asynchronous: bool, *, creator: str) -> str:
+    """The upsert of a data page's view from the answer ``a`` (its authority: see
+    ``livestream_answer_recorded``); ``creator``: the creator's id, a parameter or a column of ``a``.
+    Kept short: psycopg keeps the parsed form of a statement of up to 4 kB only."""
+    quote = connection.ops.quote_name
+    table = quote(AccessLogEntry._meta.db_table)
+    delegations = quote(Delegation._meta.db_table)
+    columns = ", ".join(quote(c) for c in _COLUMNS)
+    # ``o``: the grant code opens the modules (%% for %); ``k``: the grant's (or delegation's) id.
+    opened = f"a.grant_code IS NOT NULL AND (a.grant_code %% {code}) & {modules_bit} <> 0 AS o"
+    answer = f"(SELECT a.*, {opened}, a.grant_code / {code} AS k FROM answer a) a"  # noqa: S608 - ours
+    grant_of_delegation = f"(SELECT d.grant_id FROM {delegations} d WHERE d.id = a.k)"  # noqa: S608 - ours
+    grant_id = f"CASE WHEN a.o THEN CASE WHEN a.main THEN a.k ELSE {grant_of_delegation} END END"
+    sources = f"{answer}, async_commit" if asynchronous else answer
+    return (
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608 - our own identifiers
+        f"SELECT %s::bigint, {creator}, a.organization_id, %s::varchar, %s::bigint, %s::date, "
+        f"%s::timestamptz, %s::timestamptz, 1, {grant_id}, CASE WHEN NOT a.o THEN a.request_id END, "
+        f"CASE WHEN a.o AND NOT a.main THEN a.k END "
+        f"FROM {sources} WHERE a.o OR a.request_id IS NOT NULL "
+        f"{_conflict(connection, with_livestream=True)} "
+        f"RETURNING grant_id, livestream_request_id, delegation_id"
+    )
+
+
+def row_recorded_params(connection, *, viewer_id: int, page: str, livestream_id: int, at, day):
+    """The parameters of ``livestream_row_answer_recorded``'s record, in its order (its creator is
+    read in the statement)."""
+    ops = connection.ops
+    moment = ops.adapt_datetimefield_value(at)
+    return [viewer_id, page, livestream_id, ops.adapt_datefield_value(day), moment, moment]
 
 
 def recorded_params(connection, *, viewer_id: int, creator_id: int, page: str, livestream_id: int, at, day):

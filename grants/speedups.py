@@ -12,6 +12,7 @@ plain path on random data (Hypothesis), on SQLite and on PostgreSQL:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from django.db import connections, models
@@ -303,8 +304,63 @@ LIVESTREAM_ACCESS_RECORDED = {
     )
     for asynchronous in (True, False)
 }
-"""Each: the member's answer (``ANSWER_COLUMNS``) and what was recorded (grant, request, delegation,
-whether a row was written); no row for a non-member."""
+"""Each: the member's answer (``ANSWER_COLUMNS``) and what was recorded (grant, request,
+delegation: ``access_log.recorded``); no row for a non-member."""
+
+
+def _livestream_creator(livestream_model) -> RawSQL:
+    """The livestream's creator, from its row in the statement (``access_log.ROW``; grants imports
+    nothing of livestreams: the model is the caller's)."""
+    creator = connections[access_log.DATABASE].ops.quote_name(livestream_model._meta.get_field("creator").column)
+    sql = f"(SELECT {creator} FROM {access_log.ROW})"  # noqa: S608 - our own identifiers
+    return RawSQL(sql, (), output_field=models.BigIntegerField())  # noqa: S611
+
+
+@dataclasses.dataclass(frozen=True)
+class RowAccessRecorded:
+    """A livestream's row query with the member's answer and the view recorded in its statement."""
+
+    answer: CompiledQuery  # the answer's part, bound into the statement (``answer.bound``)
+    statements: dict[bool, CompiledQuery]  # the statement, by whether it commits asynchronously
+
+
+_ROW_RECORDED: dict[CompiledQuery, RowAccessRecorded] = {}
+
+
+def livestream_row_access_recorded(row_query: CompiledQuery) -> RowAccessRecorded:
+    """``row_query`` (the livestream's row by id, ``livestream="id"``) with the member's answer and
+    the view recorded in the same statement (``access_log.livestream_row_answer_recorded``); made
+    once per row query."""
+    found = _ROW_RECORDED.get(row_query)
+    if found is not None:
+        return found
+    model = row_query.model
+
+    def answer(user, livestream, day):
+        creator = _livestream_creator(model)
+        return (
+            Membership.objects.filter(user_id=user)
+            .order_by()
+            .annotate(**_member_answers(user, livestream, creator, day), creator_id=creator)
+            .values_list(*ANSWER_COLUMNS, "organization_id", "creator_id")
+        )
+
+    answer_query = CompiledQuery(Membership, answer, using=access_log.DATABASE, user="id", livestream="id", day="date")
+    statements = {
+        asynchronous: CompiledQuery(
+            model,
+            row_query.build,
+            wrap=access_log.livestream_row_answer_recorded(
+                answer=answer_query, code=CODE, modules_bit=PART_BITS["modules"], asynchronous=asynchronous
+            ),
+            using=access_log.DATABASE,
+            **row_query.params,
+        )
+        for asynchronous in (True, False)
+    }
+    found = _ROW_RECORDED[row_query] = RowAccessRecorded(answer=answer_query, statements=statements)
+    return found
+
 
 # When it is not known without a query whether the user is the livestream's creator (neither the
 # user's nor the livestream's creator is loaded), a UNION ALL adds that one-row check.

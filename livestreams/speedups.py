@@ -93,7 +93,7 @@ def creator_daily(creator: Creator, start: datetime.date, end: datetime.date) ->
 
 LIVESTREAM_WITH_CREATOR = CompiledQuery(
     Livestream,
-    lambda livestream: Livestream.objects.select_related("creator").filter(pk=livestream),
+    lambda livestream: Livestream.objects.select_related("creator").filter(pk=livestream).order_by(),
     livestream="id",
 )
 

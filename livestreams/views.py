@@ -109,11 +109,11 @@ def _livestream_for(request: HttpRequest, livestream_id: int, *, modules: bool =
     page). A page refused below had none: nothing was recorded.
     """
     with replicas.on_primary():  # the decision rests on the livestream's creator: as the primary has it
-        found = speedups.LIVESTREAM_WITH_CREATOR.objects(livestream=livestream_id)
-    if not found:
+        livestream, answer = access.livestream_and_access(
+            request.user, livestream_id, speedups.LIVESTREAM_WITH_CREATOR, page=page
+        )
+    if livestream is None:
         raise Http404
-    livestream = found[0]
-    answer = access.livestream_access(request.user, livestream, page=page)
     if not answer.detail:
         raise Http404
     if modules and not answer.modules:

@@ -85,9 +85,10 @@ class CompiledQuery:
     def _alias(self) -> str:
         return self.using or router.db_for_read(self.model) or "default"
 
-    def _execute(self, mode: str, values: dict, extra=()):
-        alias = self._alias()
-        sql, slots, _compiler = self._compile(mode, alias)
+    def bound(self, alias: str, mode: str = "rows", **values) -> list:
+        """The compiled query's parameters with ``values`` bound: for a statement that holds its SQL
+        (``sql(alias)``) inside its own."""
+        _sql, slots, _compiler = self._compile(mode, alias)
         ops = connections[alias].ops
         params = []
         for named, value in slots:
@@ -96,6 +97,15 @@ class CompiledQuery:
                 if isinstance(value, datetime.date):
                     value = ops.adapt_datefield_value(value)
             params.append(value)
+        return params
+
+    def sql(self, alias: str, mode: str = "rows") -> str:
+        return self._compile(mode, alias)[0]
+
+    def _execute(self, mode: str, values: dict, extra=()):
+        alias = self._alias()
+        sql = self._compile(mode, alias)[0]
+        params = self.bound(alias, mode, **values)
         params.extend(extra)
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
@@ -119,7 +129,12 @@ class CompiledQuery:
         """The model instances of the query, with their ``select_related()`` objects: the rows
         through the compiler's converters, then ``Model.from_db()``, Django's related populators
         and the annotations, as ``ModelIterable`` does for a QuerySet."""
-        rows = self._execute("rows", values)
+        return [instance for instance, _rest in self.objects_and_rest(**values)]
+
+    def objects_and_rest(self, *, extra=(), **values) -> list[tuple]:
+        """``(instance, rest)`` for each row of a statement that wraps the query (``wrap``) and returns
+        more columns after the query's own: ``rest`` is those columns, as they came."""
+        rows = self._execute("rows", values, extra)
         alias = self._alias()
         _sql, _slots, compiler = self._compile("rows", alias)
         select, klass_info = compiler.select, compiler.klass_info
@@ -132,15 +147,16 @@ class CompiledQuery:
         if converters is None:  # as ``results_iter()`` finds them, once
             fields = [column[0] for column in select[: compiler.col_count]]
             converters = self._converters[alias] = compiler.get_converters(fields)
-        instances = []
-        for row in compiler.apply_converters(rows, converters) if converters else rows:
+        count = compiler.col_count
+        result = []
+        for raw, row in zip(rows, compiler.apply_converters(rows, converters) if converters else rows, strict=True):
             instance = model.from_db(alias, names, row[first:last])
             for populator in populators:
                 populator.populate(row, instance)
             for name, position in annotations:
                 setattr(instance, name, row[position])
-            instances.append(instance)
-        return instances
+            result.append((instance, tuple(raw[count:])))
+        return result
 
 
 def _hashable(value) -> bool:

@@ -443,3 +443,22 @@ def test_the_upsert_commits_asynchronously_only_in_a_transaction_of_its_own(froz
                 assert cursor.fetchone()[0] == "on"
     access_log.upsert_view(**kwargs)  # autocommit: its own transaction
     assert [e.views for e in rows()] == [2]
+
+
+def test_the_livestream_pages_statement_stays_parsed_once(db):
+    """A member's livestream page reads the livestream, decides and records in one statement
+    (``speedups.livestream_row_access_recorded``). psycopg keeps the parsed form of a statement of
+    at most MAX_CACHED_STATEMENT_LENGTH characters and parses a longer one again on every execution:
+    the statement must stay under it (a field added to the livestream or the creator lengthens it)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the statement exists on PostgreSQL only")
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    from grants import speedups
+    from livestreams.speedups import LIVESTREAM_WITH_CREATOR
+
+    statement = speedups.livestream_row_access_recorded(LIVESTREAM_WITH_CREATOR)
+    for query in statement.statements.values():
+        assert len(query.sql(access_log.DATABASE)) <= MAX_CACHED_STATEMENT_LENGTH

@@ -236,6 +236,21 @@ def test_module_pages_have_a_fixed_query_count(client, django_assert_num_queries
         assert client.get(url(name, stream)).status_code == 200
 
 
+@pytest.mark.parametrize("name", MODULES)
+def test_a_members_module_page_is_three_statements_on_postgresql(client, world, django_assert_num_queries, name):
+    """A main account with a full-data grant, an ended livestream, its page kept: the session, the
+    user (with the bell), and one statement that reads the livestream, decides and records the view
+    (PostgreSQL; elsewhere the livestream, the decision and the record are three)."""
+    from django.db import connection
+
+    GrantFactory(creator=world["creator"], organization=world["shop"])
+    client.force_login(world["shop"].main_account)
+    cache.clear()
+    assert client.get(url(name, world["stream"])).status_code == 200
+    with django_assert_num_queries(3 if connection.vendor == "postgresql" else 5):
+        assert client.get(url(name, world["stream"])).status_code == 200
+
+
 def test_big_screen_polls_while_live_and_stops_when_ended(client):
     creator = CreatorFactory()
     stream = LivestreamFactory(creator=creator, live=True)
