@@ -253,7 +253,7 @@ def module_cache_key(livestream: Livestream, module: str) -> str | None:
     for its minutes, products, funnel, sources and audience), its creator's name and avatar (the
     head shows them), the module and the language: the content of one livestream, never of a user.
     """
-    if livestream.ended_at is None or livestream.ended_at > timezone.now():
+    if not _ended(livestream):
         return None
     creator = livestream.creator
     parts = [MODULE_CACHE_VERSION, module, get_language(), creator.name, creator.avatar.name or ""]
@@ -265,26 +265,37 @@ def module_cache_key(livestream: Livestream, module: str) -> str | None:
 def _module_page(request: HttpRequest, livestream: Livestream, module: str, template: str, load) -> HttpResponse:
     """The module page: its content from the cache when the livestream has ended (else rendered by
     ``template``'s ``#module`` partial from ``load()``'s context), inside a shell rendered now."""
-    key = module_cache_key(livestream, module)
-
-    def context() -> tuple[dict, bool]:
-        content = cache.get(key) if key is not None else None
-        keep = content is not None
-        if content is None:
-            content = render_to_string(f"{template}#module", load(), request)
-            # Read from a replica that has not caught up with the row the key was made of, the
-            # content would outlive its data: it is shown, not kept.
-            keep = key is not None and replicas.agrees(livestream)
-            if keep:
-                cache.set(key, content, MODULE_CACHE_SECONDS)
-        return {"livestream": livestream, "module_html": mark_safe(content)}, keep  # noqa: S308 - our rendering
-
-    if key is None:
-        return render(request, template, context()[0])
+    if not _ended(livestream):
+        return render(request, template, _module_context(request, livestream, module, template, load, None)[0])
     # The page around the content (title, navigation, switcher, banner) is the same for this viewer
-    # until one of its inputs changes: the shell keeps the whole page, under the content's key and
-    # the livestream row it shows, and fills in the CSRF token per request.
-    return shell.render_page(request, template, context, key=(key, shell.fingerprint(livestream)))
+    # until one of its inputs changes: the shell keeps the whole page, under the module and the
+    # livestream's row with its creator (what the content's key is made of, the language being in
+    # the layout's), and fills in the CSRF token per request.
+    return shell.render_page(
+        request,
+        template,
+        lambda: _module_context(request, livestream, module, template, load, module_cache_key(livestream, module)),
+        key=(MODULE_CACHE_VERSION, module, shell.fingerprint(livestream)),
+    )
+
+
+def _ended(livestream: Livestream) -> bool:
+    return livestream.ended_at is not None and livestream.ended_at <= timezone.now()
+
+
+def _module_context(request, livestream, module: str, template: str, load, key) -> tuple[dict, bool]:
+    """The module page's context, and whether what it shows may be kept: the content from the cache
+    under ``key`` (None: never cached), else rendered and, under a key, cached."""
+    content = cache.get(key) if key is not None else None
+    keep = content is not None
+    if content is None:
+        content = render_to_string(f"{template}#module", load(), request)
+        # Read from a replica that has not caught up with the row the key was made of, the content
+        # would outlive its data: it is shown, not kept.
+        keep = key is not None and replicas.agrees(livestream)
+        if keep:
+            cache.set(key, content, MODULE_CACHE_SECONDS)
+    return {"livestream": livestream, "module_html": mark_safe(content)}, keep  # noqa: S308 - our rendering
 
 
 @replicas.reads_replica

@@ -19,8 +19,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
-    path("", include("grants.urls")),
+    # The data pages first: Django tries the patterns in order, and a livestream's or creator's page
+    # is the one a signed-in member opens most (none of grants' paths starts like theirs).
     path("", include("livestreams.urls")),
+    path("", include("grants.urls")),
     path("", include("notifications.urls")),
 ]
 
