@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import datetime
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -550,14 +551,18 @@ def livestream_access(user, livestream, page: str | None = None) -> LivestreamAc
 
     ``page``: the data page about to be served (an ``AccessPage``): the view is recorded in the
     data-access log when the answer rests on an authority (``record_view``). On PostgreSQL, for a
-    member, the answer and its record are one statement (``speedups.LIVESTREAM_ACCESS_RECORDED``);
-    what it recorded is checked against the answer derived here, and a difference refuses the page
-    (``AccessNotRecorded``) like a failed write."""
+    member, the answer and its record are one statement (``speedups.LIVESTREAM_ACCESS_RECORDED``),
+    or the statement that read the livestream too (``livestream_and_access``, whose columns it then
+    reads); what it recorded is checked against the answer derived here, and a difference refuses
+    the page (``AccessNotRecorded``) like a failed write."""
     if user is None or not user.is_authenticated or livestream is None:
         return NO_LIVESTREAM_ACCESS
     own = _own_livestream(user, livestream)
     if own:
         return LivestreamAccess(detail=True, modules=True, owner=True)
+    read = _answer_read_with_row(user, livestream, page) if own is False else None
+    if read is not None:
+        return read
     values = {"user": user.pk, "livestream": livestream.pk, "creator": livestream.creator_id, "day": today()}
     if page is not None and own is False and access_log.records_with_answer():
         rows, recorded = _answer_recorded(user, livestream, page, values)
@@ -577,8 +582,8 @@ def livestream_and_access(user, livestream_id: int, row_query, page: str | None 
     there is none) and ``livestream_access``'s answer for it (``NO_LIVESTREAM_ACCESS`` for none).
 
     For a data page (``page``) of a member on PostgreSQL, the row, the answer and the view's record
-    are one statement (``speedups.livestream_row_access_recorded``); what it recorded is checked
-    against the answer derived here, as ``livestream_access`` does. Otherwise the row, then
+    are one statement (``speedups.livestream_row_access_recorded``), and ``livestream_access``
+    derives the answer from its columns and checks what it recorded. Otherwise the row, then
     ``livestream_access``."""
     known, own = _own_creator(user) if user is not None and user.is_authenticated else (False, None)
     if page is not None and known and own is None and access_log.records_with_answer():
@@ -608,10 +613,29 @@ def _row_answer_recorded(user, livestream_id: int, row_query, page: str):
     if not found:
         return None, NO_LIVESTREAM_ACCESS
     livestream, rest = found[-1]
+    # The answer is still ``livestream_access``'s (the one door): it reads the statement's columns
+    # instead of asking again.
+    token = _read_with_row.set((user.pk, livestream.pk, page, rest))
+    try:
+        return livestream, livestream_access(user, livestream, page=page)
+    finally:
+        _read_with_row.reset(token)
+
+
+# (user id, livestream id, page, the statement's answer and record columns) while
+# ``livestream_and_access`` hands its statement's answer to ``livestream_access``.
+_read_with_row: ContextVar[tuple | None] = ContextVar("livestream_answer_read_with_row", default=None)
+
+
+def _answer_read_with_row(user, livestream, page) -> LivestreamAccess | None:
+    read = _read_with_row.get()
+    if read is None or read[:3] != (user.pk, livestream.pk, page):
+        return None
+    rest = read[3]
     rows = [rest[:5]] if rest[0] is not None else []  # owner is False for a member, NULL for none
     answer = _livestream_answer(rows)
     _check_recorded(user, livestream, page, answer, access_log.recorded(*rest[5:8]))
-    return livestream, answer
+    return answer
 
 
 def _livestream_answer(rows) -> LivestreamAccess:
