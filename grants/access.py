@@ -30,7 +30,7 @@ from typing import Any
 
 from django.core import signing
 from django.db import DatabaseError, OperationalError
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from portal.models import Creator, Membership, Organization, User
@@ -321,13 +321,24 @@ def creators_viewable(user, creator_ids, part: str) -> set[int]:
     bit = scope_of([part])
     day = today()
     if who.sees_full_data_grants:
-        rows = (
+        # Asked per creator (a scalar subquery: one probe of the access index each, which
+        # PostgreSQL does not turn into a join), not as one range of the organization's grants: with
+        # prepared statements the generic plan for a range, or for an EXISTS it flattens into a
+        # join, read every active grant of the organization and filtered it by creator (2,300–3,500
+        # rows, 3–4.5 ms for the bench's largest organization, against 0.1 ms).
+        granted = (
             Grant.objects.active_on(day)
-            .filter(organization_id=who.membership.organization_id, creator_id__in=creator_ids)
+            .filter(organization_id=who.membership.organization_id, creator_id=OuterRef("pk"))
             .alias(_covers=F("scope").bitand(bit))
             .filter(_covers__gt=0)
         )
-        return set(rows.values_list("creator_id", flat=True))
+        rows = (
+            Creator.objects.filter(pk__in=creator_ids)
+            .alias(_grant=Subquery(granted.values("pk")[:1]))
+            .filter(_grant__isnull=False)
+            .order_by()
+        )
+        return set(rows.values_list("pk", flat=True))
     rows = (
         Delegation.objects.for_sub_account(user)
         .effective_on(day)

@@ -81,7 +81,7 @@ def paginate(rows, request, per_page: int = PER_PAGE, param: str = "page", key: 
     )
 
 
-def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk"):
+def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk", rows: QuerySet | None = None):
     """``queryset[start:stop]``, the same rows in the same order. On PostgreSQL, from
     ``KEYS_FIRST_FROM`` on, in one query that finds the slice's keys first (an InitPlan:
     ``id = ANY(ARRAY(SELECT id … ORDER BY … OFFSET … LIMIT …))``) and then reads those rows with
@@ -90,7 +90,12 @@ def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk"):
     ``key``: the primary key, or another column that is unique among the QuerySet's rows (the
     caller's promise: e.g. the livestream of an organization's cooperations). Choose one that the
     index of the QuerySet's order holds, so the skipped rows are walked index-only: the primary
-    key is not in every such index, and each skipped row would then be a read of the table."""
+    key is not in every such index, and each skipped row would then be a read of the table.
+
+    ``rows``: the same rows as ``queryset``, filtered so as to be read by their keys (the deep page's
+    rows are read from it; ``queryset`` itself otherwise): where ``queryset``'s filter has an index,
+    a generic plan may read every row it selects and keep the page's (see
+    ``CooperationQuerySet.of_organization_by_livestream``)."""
     connection = connections[queryset.db]
     if start < KEYS_FIRST_FROM or connection.vendor != "postgresql" or queryset.query.combinator:
         return queryset[start:stop]
@@ -103,4 +108,4 @@ def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk"):
         params,
         output_field=models.BooleanField(),
     )
-    return queryset.filter(on_page)
+    return (queryset if rows is None else rows).filter(on_page)
