@@ -37,8 +37,9 @@ from . import pages, reminders
 ROOT = Path(__file__).resolve().parent.parent
 
 TARGETS = {
-    "access_check_ratio": ("<=", 2.5),
-    "delegate_check_ratio": ("<=", 2.5),
+    # Issue 17: "access ≤ 1.5" (2.5 until 2026-12-06; every run that day was ≤ 1.38).
+    "access_check_ratio": ("<=", 1.5),
+    "delegate_check_ratio": ("<=", 1.5),
     "list_scale_ratio": ("<=", 1.3),
     "overview_range_ratio": ("<=", 1.3),
     "gated_vs_plain_ratio": (">=", 0.6),
