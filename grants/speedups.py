@@ -259,16 +259,23 @@ def _member_answers(user_id, livestream_id, creator_id, day) -> dict:
 
 ANSWER_COLUMNS = ("owner", "request_id", "grant_code", "cooperating", "main")
 
+
 # Rooted at the user's one membership, so the query joins nothing: PostgreSQL plans it in a fraction
 # of the time a User-rooted query with a subquery per rule takes.
-LIVESTREAM_ACCESS_OF_MEMBER = CompiledQuery(
-    Membership,
-    lambda user, livestream, creator, day: (
+def _member_answer_rows(user, livestream, creator, day, *more: str, **annotations):
+    """The member's answer row (``ANSWER_COLUMNS``, then ``more`` of the membership or of
+    ``annotations``)."""
+    return (
         Membership.objects.filter(user_id=user)
         .order_by()
-        .annotate(**_member_answers(user, livestream, creator, day))
-        .values_list(*ANSWER_COLUMNS)
-    ),  # fmt: skip
+        .annotate(**_member_answers(user, livestream, creator, day), **annotations)
+        .values_list(*ANSWER_COLUMNS, *more)
+    )
+
+
+LIVESTREAM_ACCESS_OF_MEMBER = CompiledQuery(
+    Membership,
+    _member_answer_rows,
     user="id",
     livestream="id",
     creator="id",
@@ -278,12 +285,7 @@ LIVESTREAM_ACCESS_OF_MEMBER = CompiledQuery(
 
 
 def _member_answer_and_organization(user, livestream, creator, day):
-    return (
-        Membership.objects.filter(user_id=user)
-        .order_by()
-        .annotate(**_member_answers(user, livestream, creator, day))
-        .values_list(*ANSWER_COLUMNS, "organization_id")
-    )
+    return _member_answer_rows(user, livestream, creator, day, "organization_id")
 
 
 # The same answer, with the view of a data page recorded in the same statement (PostgreSQL): the
@@ -338,12 +340,7 @@ def livestream_row_access_recorded(row_query: CompiledQuery) -> RowAccessRecorde
 
     def answer(user, livestream, day):
         creator = _livestream_creator(model)
-        return (
-            Membership.objects.filter(user_id=user)
-            .order_by()
-            .annotate(**_member_answers(user, livestream, creator, day), creator_id=creator)
-            .values_list(*ANSWER_COLUMNS, "organization_id", "creator_id")
-        )
+        return _member_answer_rows(user, livestream, creator, day, "organization_id", "creator_id", creator_id=creator)
 
     answer_query = CompiledQuery(Membership, answer, using=access_log.DATABASE, user="id", livestream="id", day="date")
     statements = {
@@ -377,7 +374,7 @@ LIVESTREAM_ACCESS_OF_ANYONE = CompiledQuery(
             main=Value(False),
         )
         .values_list(*ANSWER_COLUMNS)
-        .union(LIVESTREAM_ACCESS_OF_MEMBER.build(user, livestream, creator, day), all=True)
+        .union(_member_answer_rows(user, livestream, creator, day), all=True)
     ),  # fmt: skip
     user="id",
     livestream="id",

@@ -33,7 +33,7 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 from grants import access, services
 from grants.models import LivestreamAccessRequest
 from portal import replicas, shell
-from portal.pagination import keys_first, paginate
+from portal.pagination import paginate
 from portal.responses import after_write, page_or_fragment
 
 from . import speedups
@@ -79,10 +79,11 @@ def org_livestreams(request: HttpRequest) -> HttpResponse:
     # A deep page walks the skipped rows by their livestream (one cooperation per livestream and
     # organization), which the list's index holds: index-only, where the id would read the table.
     cooperations = Cooperation.objects.newest_first().select_related("livestream__creator")
-    listed = cooperations.for_organization(organization)
-    by_livestream = cooperations.of_organization_by_livestream(organization)
     page = paginate(
-        lambda start, stop: keys_first(listed, start, stop, key="livestream_id", rows=by_livestream), request
+        cooperations.for_organization(organization),
+        request,
+        key="livestream_id",
+        by_key=cooperations.of_organization_by_livestream(organization),
     )
     ids = [cooperation.livestream_id for cooperation in page]
     requests = {
@@ -275,8 +276,8 @@ def _module_page(request: HttpRequest, livestream: Livestream, module: str, temp
     return shell.render_page(
         request,
         template,
+        (MODULE_CACHE_VERSION, module, shell.fingerprint(livestream)),
         lambda: _module_context(request, livestream, module, template, load, module_cache_key(livestream, module)),
-        key=(MODULE_CACHE_VERSION, module, shell.fingerprint(livestream)),
     )
 
 

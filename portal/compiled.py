@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.query import get_related_populators
 
 
@@ -157,6 +157,17 @@ class CompiledQuery:
                 setattr(instance, name, row[position])
             result.append((instance, tuple(raw[count:])))
         return result
+
+
+def compared_without_index(queryset: QuerySet, field: str, value) -> QuerySet:
+    """``queryset.filter(<field>=value)`` with the column compared as an expression (``field + 0``)
+    that no index serves. With prepared statements PostgreSQL plans a statement once for every
+    value, estimating each to select the average few rows; for a party holding thousands, a plan by
+    the party's index reads them all to keep a page's few. Written this way where the statement
+    also names the rows it wants by another indexed column (a page of livestreams), so every plan
+    goes by those (docs/performance.md, items 25 and 26)."""
+    name = f"_{field}_unindexed"
+    return queryset.alias(**{name: F(field) + 0}).filter(**{name: value})
 
 
 def _hashable(value) -> bool:

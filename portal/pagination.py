@@ -68,20 +68,22 @@ def page_number(request, param: str = "page") -> int:
     return min(max(number, 1), MAX_PAGE)
 
 
-def paginate(rows, request, per_page: int = PER_PAGE, param: str = "page", key: str = "pk") -> Page:
+def paginate(
+    rows, request, per_page: int = PER_PAGE, param: str = "page", key: str = "pk", by_key: QuerySet | None = None
+) -> Page:
     """Page ``page`` (the ``param`` query parameter) of ``rows``: a QuerySet (sliced; a deep page
-    read ``keys_first`` by ``key``), or a function ``(start, stop) -> list`` that reads those rows
-    itself."""
+    read ``keys_first`` by ``key``, its rows from ``by_key`` if given), or a function ``(start,
+    stop) -> list`` that reads those rows itself."""
     number = page_number(request, param)
     offset = (number - 1) * per_page
-    read = rows if callable(rows) else lambda start, stop: keys_first(rows, start, stop, key=key)
+    read = rows if callable(rows) else lambda start, stop: keys_first(rows, start, stop, key=key, by_key=by_key)
     rows = list(read(offset, offset + per_page + 1))
     return Page(
         object_list=rows[:per_page], number=number, per_page=per_page, has_next=len(rows) > per_page, param=param
     )
 
 
-def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk", rows: QuerySet | None = None):
+def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk", by_key: QuerySet | None = None):
     """``queryset[start:stop]``, the same rows in the same order. On PostgreSQL, from
     ``KEYS_FIRST_FROM`` on, in one query that finds the slice's keys first (an InitPlan:
     ``id = ANY(ARRAY(SELECT id … ORDER BY … OFFSET … LIMIT …))``) and then reads those rows with
@@ -92,7 +94,7 @@ def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk", rows:
     index of the QuerySet's order holds, so the skipped rows are walked index-only: the primary
     key is not in every such index, and each skipped row would then be a read of the table.
 
-    ``rows``: the same rows as ``queryset``, filtered so as to be read by their keys (the deep page's
+    ``by_key``: the same rows as ``queryset``, filtered so as to be read by their keys (the deep page's
     rows are read from it; ``queryset`` itself otherwise): where ``queryset``'s filter has an index,
     a generic plan may read every row it selects and keep the page's (see
     ``CooperationQuerySet.of_organization_by_livestream``)."""
@@ -108,4 +110,4 @@ def keys_first(queryset: QuerySet, start: int, stop: int, key: str = "pk", rows:
         params,
         output_field=models.BooleanField(),
     )
-    return (queryset if rows is None else rows).filter(on_page)
+    return (queryset if by_key is None else by_key).filter(on_page)

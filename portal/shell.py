@@ -142,8 +142,6 @@ def fingerprint(value, seen: frozenset[int] = frozenset()):
     if isinstance(value, (set, frozenset)):
         return ("set", tuple(sorted(repr(fingerprint(item, seen)) for item in value)))
     if isinstance(value, dict):
-        if all(type(k) is str for k in value):
-            return ("dict", tuple([(k, fingerprint(value[k], seen)) for k in sorted(value)]))
         return ("dict", tuple(sorted((repr(k), repr(fingerprint(v, seen))) for k, v in value.items())))
     raise TypeError(f"the page shell cannot fingerprint {kind.__qualname__}: add it to portal.shell")
 
@@ -217,38 +215,32 @@ def render(nodelist, context, slots=()) -> str:
     return _fill(parts, context, request, slots, keep_stand_ins=bool(context.get(WHOLE)))
 
 
-def render_page(request, template_name: str, context, *, key=None) -> HttpResponse:
+def render_page(request, template_name: str, key, context) -> HttpResponse:
     """``django.shortcuts.render()``, with the whole page kept: keyed by the layout's key, the page's
-    own key, the request's full path and whether it came from htmx, and served again with only its
-    CSRF token and path filled in.
+    own ``key``, the request's full path and whether it came from htmx, and served again with only
+    its CSRF token and path filled in.
 
-    The page's key is ``key`` if given, else the fingerprint of ``context``. With ``key``, the view
-    vouches that it determines everything in the page's context, and ``context`` may be a function
-    returning ``(context, keep)``, called only when the page is rendered; ``keep`` False shows the
-    page without keeping it (its data may not be what the key says). A page with messages to show
-    is rendered (they are shown once). The view must have decided access before: what is kept is a
+    The view vouches that ``key`` determines everything in the page's context. ``context()`` returns
+    ``(context, keep)`` and is called only when the page is rendered; ``keep`` False shows the page
+    without keeping it (its data may not be what the key says). A page with messages to show is
+    rendered (they are shown once). The view must have decided access before: what is kept is a
     rendering, not a permission."""
-
-    def values() -> tuple[dict, bool]:
-        return context() if callable(context) else (context, True)
-
     if not getattr(settings, "PORTAL_SHELL_CACHE", True):
-        return render_whole(request, template_name, values()[0])
+        return render_whole(request, template_name, context()[0])
     wrapper = loader.get_template(template_name)
     template = wrapper.template
     page = make_context({}, request, autoescape=wrapper.backend.engine.autoescape)
     with page.render_context.push_state(template), page.bind_template(template):
         page.template_name = template.name
         if page.get("messages"):
-            with page.push(values()[0]):
+            with page.push(context()[0]):
                 return HttpResponse(template._render(page))
         layout, _inputs, _view_name = _layout_key(page, request)
-        own = fingerprint(context) if key is None else key
-        full_key = (layout, request.get_full_path(), bool(request.headers.get("HX-Request")), own)
+        full_key = (layout, request.get_full_path(), bool(request.htmx), key)
         parts = _recall(_pages, full_key)
         if parts is None:
-            own_values, keep = values()
-            with page.push(own_values), page.push({"csrf_token": _CSRF, WHOLE: True}):
+            values, keep = context()
+            with page.push(values), page.push({"csrf_token": _CSRF, WHOLE: True}):
                 parts = _split(template._render(page))
             if keep:
                 _remember(_pages, full_key, parts, PAGE_ENTRIES)
